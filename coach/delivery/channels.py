@@ -1,0 +1,92 @@
+"""The channel seam: one tiny interface, chosen by configuration.
+
+``console`` prints, ``file`` appends JSON lines to an outbox file (several processes may share
+it), ``memory`` keeps messages in this process (tests). Twilio and SMTP plug in here too.
+"""
+
+import fcntl
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import ClassVar, Protocol
+
+from coach.settings import Settings
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    delivery_id: int
+    channel: str  # sms | email
+    to: str
+    text: str
+    subject: str | None = None
+    html: str | None = None
+
+
+class PermanentFailure(Exception):
+    """The provider refused the message for good; the reason is shown to admins."""
+
+
+class TemporaryFailure(Exception):
+    """Refused before acceptance (rate limit, outage): safe to try again later."""
+
+
+class UnknownOutcome(Exception):
+    """The request left but no answer came back: never resend blindly, reconcile."""
+
+
+class Channel(Protocol):
+    def send(self, message: OutgoingMessage) -> str:
+        """Send, returning the provider's id for the message."""
+        ...
+
+
+class ConsoleChannel:
+    def send(self, message: OutgoingMessage) -> str:
+        heading = f"--- {message.channel} to {message.to}"
+        if message.subject:
+            heading += f" | {message.subject}"
+        print(f"{heading}\n{message.text}\n", flush=True)
+        return f"console-{uuid.uuid4().hex[:12]}"
+
+
+@dataclass
+class FileChannel:
+    path: Path
+
+    def send(self, message: OutgoingMessage) -> str:
+        provider_id = f"file-{uuid.uuid4().hex[:12]}"
+        line = json.dumps({**asdict(message), "provider_id": provider_id}) + "\n"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as outbox:
+            fcntl.flock(outbox, fcntl.LOCK_EX)
+            outbox.write(line)
+        return provider_id
+
+
+@dataclass
+class MemoryChannel:
+    sent: ClassVar[list[OutgoingMessage]] = []
+    fail_with: list[Exception] = field(default_factory=list)
+
+    def send(self, message: OutgoingMessage) -> str:
+        if self.fail_with:
+            raise self.fail_with.pop(0)
+        MemoryChannel.sent.append(message)
+        return f"memory-{len(MemoryChannel.sent)}"
+
+
+def channel_for(name: str, settings: Settings) -> Channel:
+    backend = settings.sms_backend if name == "sms" else settings.email_backend
+    if backend == "file":
+        return FileChannel(settings.effective_outbox_file)
+    if backend == "memory":
+        return MemoryChannel()
+    return ConsoleChannel()
+
+
+def read_outbox(path: Path) -> list[dict[str, object]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]

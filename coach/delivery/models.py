@@ -1,0 +1,38 @@
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from coach.db import Base, UTCDateTime, utcnow
+
+QUEUED, SENDING, SENT, DELIVERED, FAILED, UNKNOWN = (
+    "queued", "sending", "sent", "delivered", "failed", "unknown"
+)
+
+
+class Delivery(Base):
+    """The outbox: one row per planned message, written with the decision that planned it.
+
+    ``dedupe_key`` (enrolment, step, occurrence, kind, channel) makes planning idempotent;
+    ``status`` moves queued -> sending -> sent/failed/unknown, claimed atomically by a sender.
+    """
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
+    enrolment_id: Mapped[int | None] = mapped_column(ForeignKey("enrolments.id"))
+    step_key: Mapped[str | None] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(8))
+    address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(String(200))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default=QUEUED, index=True)
+    provider_id: Mapped[str | None] = mapped_column(String(80))
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,112 @@
+"""Rendering admin-authored templates: sandboxed, strict, compiled once and cached.
+
+Templates get plain data only. A step template defines the blocks ``sms``, ``subject`` and
+``email`` (Markdown); the renderer appends the check-in question and turns the Markdown into a
+text part and an HTML part.
+"""
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markdown_it import MarkdownIt
+
+from coach.settings import PROJECT_ROOT
+
+BLOCKS = ("sms", "subject", "email")
+REPEAT_OPENER = "Once more, no hurry: "
+GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = set("^{}\\[~]|€\f")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    sms: str
+    subject: str
+    text: str
+    html: str
+
+
+@lru_cache
+def sandbox() -> ImmutableSandboxedEnvironment:
+    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+
+@lru_cache(maxsize=4096)
+def compile_step(source: str, name: str) -> Template:
+    """Compile once per distinct source: versions are immutable, so the source is the key.
+
+    ``name`` becomes the template's file name, so errors point at the admin's file and line.
+    """
+    environment = sandbox()
+    code = environment.compile(source, name=name, filename=name)
+    return environment.template_class.from_code(environment, code, environment.make_globals(None))
+
+
+def render_blocks(template: Template, variables: dict[str, Any]) -> dict[str, str]:
+    missing = [block for block in BLOCKS if block not in template.blocks]
+    if missing:
+        raise ValueError(f"template has no block {', '.join(missing)}")
+    context = template.new_context(variables)
+    return {name: "".join(template.blocks[name](context)).strip() for name in BLOCKS}
+
+
+def render_step(step: dict[str, Any], variables: dict[str, Any], repeat: bool = False) -> Rendered:
+    template = compile_step(step["source"], step["template"])
+    blocks = render_blocks(template, {**variables, "week": step["week"]})
+    question = step.get("checkin")
+    sms, email = blocks["sms"], blocks["email"]
+    if question:
+        sms, email = f"{sms}\n\n{question}", f"{email}\n\n**{question}**"
+    if repeat:
+        sms = REPEAT_OPENER + sms
+    return Rendered(sms, blocks["subject"], email, markdown_to_html(email))
+
+
+def render_message(name: str, variables: dict[str, Any]) -> Rendered:
+    """System messages (acknowledgements, help, notices) from templates/messages/."""
+    template = _messages().get_template(f"{name}.j2")
+    blocks = render_blocks(template, variables)
+    return Rendered(blocks["sms"], blocks["subject"], blocks["email"],
+                    markdown_to_html(blocks["email"]))
+
+
+@lru_cache
+def _messages() -> Environment:
+    folder = PROJECT_ROOT / "templates" / "messages"
+    return ImmutableSandboxedEnvironment(
+        loader=FileSystemLoader(folder), undefined=StrictUndefined, autoescape=False
+    )
+
+
+@lru_cache
+def _markdown() -> MarkdownIt:
+    # html off: admin text and people's own words never become markup.
+    return MarkdownIt("commonmark", {"html": False, "linkify": False})
+
+
+def markdown_to_html(markdown: str) -> str:
+    return _email_layout().render(body=_markdown().render(markdown))
+
+
+@lru_cache
+def _email_layout() -> Template:
+    environment = Environment(
+        loader=FileSystemLoader(PROJECT_ROOT / "templates" / "email"),
+        autoescape=select_autoescape(default=True),
+    )
+    return environment.get_template("layout.html.j2")
+
+
+def sms_segments(text: str) -> tuple[int, str]:
+    """How many SMS segments a text needs, and its encoding (GSM-7 or UCS-2)."""
+    if all(ch in GSM7 or ch in GSM7_EXTENDED for ch in text):
+        units = sum(2 if ch in GSM7_EXTENDED else 1 for ch in text)
+        return (1 if units <= 160 else -(-units // 153)), "GSM-7"
+    units = sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
+    return (1 if units <= 70 else -(-units // 67)), "UCS-2"

@@ -1,0 +1,150 @@
+"""The sweep beat runs every minute: claim due enrolments, decide, plan, advance, in batches.
+
+Each batch is one transaction: the outbox rows and the enrolments' new state commit together.
+Sends are handed on only after the commit. On PostgreSQL, concurrent sweeps split the work with
+``FOR UPDATE SKIP LOCKED``; SQLite has one writer, so sweeps there take a file lock.
+"""
+
+import fcntl
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from coach.delivery.services import insert_deliveries
+from coach.events.models import Event
+from coach.events.services import event_row
+from coach.programmes.models import ProgrammeVersion
+from coach.scheduling import plan
+from coach.scheduling.clock import remember_send
+from coach.scheduling.models import Enrolment
+from coach.scheduling.pacing import Decision, Due, Halt, decide
+from coach.subscribers.models import Subscriber
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_ERROR = timedelta(hours=1)
+
+
+@dataclass
+class SweepResult:
+    due: int = 0
+    planned: list[int] = field(default_factory=list)
+    actions: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"due": self.due, "planned": len(self.planned), "actions": dict(self.actions)}
+
+
+def sweep(
+    factory: sessionmaker[Session], now: datetime, batch_size: int,
+    on_planned: Callable[[list[int]], None],
+) -> SweepResult:
+    result = SweepResult()
+    with _single_claimer(factory):
+        while True:
+            with factory.begin() as session:
+                batch = claim_due(session, now, batch_size)
+                planned = _plan_batch(session, batch, now, result)
+            result.due += len(batch)
+            result.planned += planned
+            if planned:
+                on_planned(planned)
+            if len(batch) < batch_size:
+                return result
+
+
+def claim_due(
+    session: Session, now: datetime, limit: int
+) -> list[tuple[Enrolment, Subscriber]]:
+    rows = session.execute(
+        select(Enrolment, Subscriber)
+        .join(Subscriber, Subscriber.id == Enrolment.subscriber_id)
+        .where(Enrolment.next_due_at <= now)
+        .order_by(Enrolment.next_due_at)
+        .limit(limit)
+        .with_for_update(of=Enrolment, skip_locked=True)
+    ).tuples()
+    return list(rows)
+
+
+def _plan_batch(
+    session: Session, batch: list[tuple[Enrolment, Subscriber]], now: datetime,
+    result: SweepResult,
+) -> list[int]:
+    _load_programmes(session, {e.version_id for e, _ in batch})
+    outbox, events = [], []
+    for enrolment, subscriber in batch:
+        try:
+            decision, row = _decide_one(enrolment, subscriber, now)
+        except Exception as error:  # one broken enrolment must not hold up the rest
+            log.exception("enrolment %s could not be planned", enrolment.id)
+            enrolment.next_due_at = now + RETRY_AFTER_ERROR
+            events.append(event_row(subscriber.id, enrolment.id, now, "error",
+                                    f"could not plan the next message: {type(error).__name__}; "
+                                    "trying again in an hour"))
+            result.actions["error"] += 1
+            continue
+        result.actions[decision.action] += 1
+        if row is not None:
+            outbox.append(row)
+            subscriber.recent_sends = [t.isoformat() for t in
+                                       remember_send(plan.recent_sends(subscriber), now)]
+        if decision.changed:
+            events.append(event_row(subscriber.id, enrolment.id, now, decision.action,
+                                    decision.reason, **plan.describe(decision)))
+        for name, value in plan.progress_columns(decision.progress).items():
+            setattr(enrolment, name, value)
+    session.flush()
+    if events:
+        session.execute(insert(Event), events)
+    return insert_deliveries(session, outbox)
+
+
+def _decide_one(
+    enrolment: Enrolment, subscriber: Subscriber, now: datetime
+) -> tuple[Decision, dict[str, object] | None]:
+    prog = plan.programme(enrolment.version_id, {})
+    decision = decide(plan.progress_of(enrolment), Due(now), plan.context(subscriber, prog))
+    channel = plan.channel_for(subscriber)
+    if decision.send is not None and channel is None:
+        halt = Halt(now, "opted out of every channel; nothing more will be sent", opted_out=True)
+        decision = decide(plan.progress_of(enrolment), halt, plan.context(subscriber, prog))
+    decision = _never_due_again_now(decision, now)
+    if decision.send is None or channel is None:
+        return decision, None
+    return decision, plan.outbox_row(decision.send, subscriber, enrolment, prog, channel, now)
+
+
+def _never_due_again_now(decision: Decision, now: datetime) -> Decision:
+    """A sweep must make progress: nothing it touched is due again within the same minute."""
+    due = decision.progress.next_due_at
+    if due is not None and due <= now:
+        return replace(decision, progress=replace(decision.progress,
+                                                  next_due_at=now + timedelta(minutes=1)))
+    return decision
+
+
+def _load_programmes(session: Session, version_ids: set[int]) -> None:
+    missing = plan.uncached(version_ids)
+    if missing:
+        for version in session.scalars(select(ProgrammeVersion)
+                                       .where(ProgrammeVersion.id.in_(missing))):
+            plan.programme(version.id, version.definition)
+
+
+@contextmanager
+def _single_claimer(factory: sessionmaker[Session]) -> Iterator[None]:
+    bind = factory.kw["bind"]
+    if bind.dialect.name != "sqlite" or not bind.url.database:
+        yield
+        return
+    lock_path = Path(bind.url.database + ".sweep.lock")
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield

@@ -1,0 +1,38 @@
+"""The Celery app. Its configuration is read from coach's settings when first needed, not at
+import, so importing this module creates no connections."""
+
+from typing import Any
+
+from celery import Celery, Task
+
+from coach.settings import get_settings
+
+app = Celery("coach", include=["tasks.jobs"])
+
+
+@app.on_configure.connect
+def _configure(sender: Celery, **_: Any) -> None:
+    settings = get_settings()
+    sender.conf.update(
+        broker_url=settings.effective_broker_url,
+        broker_connection_retry_on_startup=True,
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=4,
+        worker_hijack_root_logger=False,
+        timezone="UTC",
+        beat_schedule={
+            "sweep-every-minute": {"task": "coach.sweep", "schedule": 60.0},
+        },
+        beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
+    )
+
+
+class CoachTask(Task):  # type: ignore[misc]
+    """Every task: acknowledged after it ran, retried on a lost worker, never an ORM object."""
+
+    acks_late = True
+    reject_on_worker_lost = True
+    max_retries = 5
+    retry_backoff = True

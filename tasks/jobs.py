@@ -1,0 +1,19 @@
+from datetime import UTC, datetime
+from typing import Any
+
+from coach.delivery.sending import send_deliveries
+from coach.scheduling.services import run_sweep
+from coach.settings import get_settings
+from tasks.app import CoachTask, app
+
+
+@app.task(base=CoachTask, name="coach.sweep")
+def sweep(now: str | None = None) -> dict[str, Any]:
+    """Beat's minute: plan what is due, then hand the sends to the workers."""
+    moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
+    return run_sweep(moment, get_settings(), lambda ids: send.delay(ids))
+
+
+@app.task(base=CoachTask, name="coach.send")
+def send(ids: list[int]) -> dict[str, int]:
+    return send_deliveries(ids, datetime.now(UTC), get_settings()).as_dict()
