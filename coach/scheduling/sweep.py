@@ -69,8 +69,8 @@ def claim_due(
         .order_by(Enrolment.next_due_at)
         .limit(limit)
         .with_for_update(of=Enrolment, skip_locked=True)
-    ).tuples()
-    return list(rows)
+    )
+    return [(enrolment, subscriber) for enrolment, subscriber in rows]
 
 
 def _plan_batch(
