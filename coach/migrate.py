@@ -20,3 +20,4 @@ def upgrade(url: str) -> None:
 def check(url: str) -> None:
     """Raises when the models have changes no migration describes."""
     command.check(alembic_config(url))
+

@@ -8,7 +8,7 @@ clone runs with nothing installed. Nothing here is created at import time: call
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -19,7 +19,7 @@ CHANNEL_BACKENDS = ("console", "file", "memory")
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="COACH_", extra="ignore")
 
-    env: str = Field("development", description="development | test | production")
+    env: str = "development"  # development | test | production
     data_dir: Path = PROJECT_ROOT / "var"
     database_url: str = ""
     broker_url: str = ""

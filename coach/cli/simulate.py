@@ -7,6 +7,7 @@ path. Only the clock and the people are scripted.
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -76,7 +77,7 @@ def _run(out: Console, settings: Settings, start: datetime, days: int) -> None:
         task = progress.add_task(f"simulating {days} days", total=days * 24)
         for hour in range(days * 24):
             now = start + timedelta(hours=hour)
-            run_sweep(now, settings, lambda ids, now=now: _send(ids, now, settings))
+            run_sweep(now, settings, partial(_send, now=now, settings=settings))
             pending += _scripted_replies(factory, now, answered)
             for due, sender, text in [p for p in pending if p[0] <= now]:
                 pending.remove((due, sender, text))

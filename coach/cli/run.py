@@ -1,0 +1,40 @@
+"""`coach run`: web, worker and beat in one command.
+
+On the embedded default this needs nothing installed: SQLite for data, Celery over kombu's
+SQLAlchemy transport on SQLite for the broker, console channels. The database is migrated and
+the built-in programmes published on first start.
+"""
+
+import subprocess
+import sys
+
+import uvicorn
+from rich.console import Console
+
+from coach.db import session_factory
+from coach.migrate import upgrade
+from coach.programmes.services import publish_missing_builtins
+from coach.settings import get_settings
+from coach.web.app import create_app
+
+
+def run(out: Console, host: str, port: int) -> None:
+    settings = get_settings()
+    settings.check_production_ready()
+    upgrade(settings.effective_database_url)
+    with session_factory(settings.effective_database_url).begin() as session:
+        for version in publish_missing_builtins(session, settings.programmes_dir):
+            out.print(f"published {version.programme.slug} version {version.number}")
+    worker = subprocess.Popen([
+        sys.executable, "-m", "celery", "-A", "tasks.app", "worker", "--beat",
+        "--pool=solo", "--loglevel=INFO",
+    ])
+    out.print(f"dev inbox: http://{host}:{port}/  (worker pid {worker.pid}; Ctrl-C stops all)")
+    try:
+        from tasks.jobs import send
+
+        uvicorn.run(create_app(settings, lambda ids: send.delay(ids)), host=host, port=port,
+                    log_level="info")
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)

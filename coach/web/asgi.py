@@ -1,0 +1,15 @@
+"""ASGI entry point for production servers: `uvicorn coach.web.asgi:app`."""
+
+from coach.settings import get_settings
+from coach.web.app import create_app
+
+
+def _app():  # type: ignore[no-untyped-def]
+    from tasks.jobs import send
+
+    settings = get_settings()
+    settings.check_production_ready()
+    return create_app(settings, lambda ids: send.delay(ids))
+
+
+app = _app()
