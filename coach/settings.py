@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     sms_backend: str = "console"
     email_backend: str = "console"
     outbox_file: Path | None = None
+    sweep_interval_seconds: float = 60.0
     sweep_batch_size: int = 500
     send_batch_size: int = 100
     default_send_time: str = "18:00"

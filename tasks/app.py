@@ -23,7 +23,7 @@ def _configure(sender: Celery, **_: Any) -> None:
         worker_hijack_root_logger=False,
         timezone="UTC",
         beat_schedule={
-            "sweep-every-minute": {"task": "coach.sweep", "schedule": 60.0},
+            "sweep": {"task": "coach.sweep", "schedule": settings.sweep_interval_seconds},
         },
         beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
     )

@@ -9,11 +9,16 @@ from tasks.app import CoachTask, app
 
 @app.task(base=CoachTask, name="coach.sweep")
 def sweep(now: str | None = None) -> dict[str, Any]:
-    """Beat's minute: plan what is due, then hand the sends to the workers."""
+    """Beat's minute: plan what is due, then hand the sends to the workers.
+
+    ``now`` (ISO-8601) lets a test or an operator replay a given moment; sends it plans are
+    stamped with the same moment.
+    """
     moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
-    return run_sweep(moment, get_settings(), lambda ids: send.delay(ids))
+    return run_sweep(moment, get_settings(), lambda ids: send.delay(ids, now))
 
 
 @app.task(base=CoachTask, name="coach.send")
-def send(ids: list[int]) -> dict[str, int]:
-    return send_deliveries(ids, datetime.now(UTC), get_settings()).as_dict()
+def send(ids: list[int], now: str | None = None) -> dict[str, int]:
+    moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
+    return send_deliveries(ids, moment, get_settings()).as_dict()

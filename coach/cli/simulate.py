@@ -7,8 +7,8 @@ path. Only the clock and the people are scripted.
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from rich.console import Console

@@ -1,0 +1,103 @@
+"""A real Celery worker (and beat) on Redis, with PostgreSQL, as separate processes.
+
+Messages go through the file channel so the test can count what was actually sent, across
+processes.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import sqlalchemy as sa
+from celery import Celery
+
+from coach.db import Base, get_engine
+from coach.delivery.channels import read_outbox
+from coach.settings import PROJECT_ROOT, Settings, get_settings
+
+
+@pytest.fixture
+def pg_settings(postgres_url: str, redis_url: str, tmp_path: Path,
+                monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    values = {"DATABASE_URL": postgres_url, "BROKER_URL": redis_url, "DATA_DIR": str(tmp_path),
+              "SMS_BACKEND": "file", "EMAIL_BACKEND": "file",
+              "OUTBOX_FILE": str(tmp_path / "outbox.jsonl"), "ENV": "test",
+              "SWEEP_INTERVAL_SECONDS": "1"}
+    for key, value in values.items():
+        monkeypatch.setenv(f"COACH_{key}", value)
+    get_settings.cache_clear()
+    redis.Redis.from_url(redis_url).flushdb()
+    yield get_settings()
+    get_settings.cache_clear()
+    with get_engine(postgres_url).begin() as connection:
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+class Worker:
+    def __init__(self, settings: Settings, beat: bool, log: Path):
+        self.settings, self.log = settings, log
+        command = [sys.executable, "-m", "celery", "-A", "tasks.app", "worker",
+                   "--pool=prefork", "--concurrency=2", "--loglevel=INFO",
+                   "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        if beat:
+            command.append("--beat")
+        self.output = log.open("w")
+        self.process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=os.environ.copy(),
+                                        stdout=self.output, stderr=subprocess.STDOUT)
+        self._wait_for("ready.")
+
+    def _wait_for(self, text: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log.read_text():
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise AssertionError(f"worker never said {text!r}:\n{self.log.read_text()[-3000:]}")
+
+    def outbox(self) -> list[dict[str, object]]:
+        return read_outbox(self.settings.effective_outbox_file)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.output.close()
+
+
+@pytest.fixture
+def worker(pg_settings: Settings, tmp_path: Path) -> Iterator[Worker]:
+    started = Worker(pg_settings, beat=False, log=tmp_path / "worker.log")
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def worker_with_beat(pg_settings: Settings, tmp_path: Path) -> Iterator[Worker]:
+    started = Worker(pg_settings, beat=True, log=tmp_path / "worker.log")
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def client(pg_settings: Settings) -> Iterator[Celery]:
+    """A producer of our own: the test enqueues tasks the way beat and the web app do."""
+    app = Celery("coach-test", broker=pg_settings.effective_broker_url)
+    yield app
+    app.close()
+
+
+def wait_until(predicate, timeout: float = 30, every: float = 0.2):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"condition not met within {timeout}s")
