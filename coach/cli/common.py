@@ -4,7 +4,7 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str) -> NoReturn:

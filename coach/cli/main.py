@@ -24,7 +24,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
 app.add_typer(db_app, name="db")
 app.add_typer(programmes_cli.app, name="programmes")
-out = Console()
+out = Console(soft_wrap=True)
 
 
 @db_app.command("upgrade")
@@ -41,7 +41,7 @@ def subscribe_command(
     focus: str = typer.Option(..., help="knowing-yourself, trust-and-care, honesty, "
                                         "clear-communication"),
     email: str | None = typer.Option(None),
-    phone: str | None = typer.Option(None, help="international format, like +447700900123"),
+    phone: str | None = typer.Option(None, help="international format, like +447911123456"),
     name: str = typer.Option(""),
     tz: str = typer.Option(..., help="IANA time zone, like Europe/London"),
     at: str = typer.Option("18:00", help="preferred local send time, HH:MM"),

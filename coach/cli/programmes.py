@@ -11,7 +11,7 @@ from coach.programmes.validate import programme_folders, validate_folder
 from coach.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Author, check and publish programmes.")
-out = Console()
+out = Console(soft_wrap=True)
 
 
 def _folders(names: list[str]) -> list[Path]:

@@ -3,7 +3,6 @@
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 STYLES = {"sent": "green", "reply": "cyan", "decision": "yellow", "consent": "magenta",
           "flag": "bold red", "failed": "red", "queued": "dim", "unknown": "red"}
@@ -19,12 +18,14 @@ def show_status(out: Console, story: dict[str, Any]) -> None:
     for e in story["enrolments"]:
         out.print(f"  {e['programme']} v{e['version']}: {e['state']}, pace {e['pace']:.2f}, "
                   f"step {e['step']}, next due {e['next_due_at'] or '-'}", highlight=False)
-    table = Table("at (UTC)", "kind", "channel", "what", "why", show_lines=False, expand=True)
     for entry in story["timeline"]:
         style = STYLES.get(entry["kind"], "")
-        table.add_row(entry["at"].replace("T", " ").rstrip("Z"), f"[{style}]{entry['kind']}[/]",
-                      entry["channel"] or "", _short(entry["text"]), entry["reason"] or "")
-    out.print(table)
+        when = entry["at"].replace("T", " ").rstrip("Z")
+        what = entry.get("subject") or entry["text"]
+        out.print(f"{when}  [{style}]{entry['kind']:<8}[/] {entry['channel'] or '':<5} "
+                  f"{_short(what)}", highlight=False, soft_wrap=True)
+        if entry["reason"]:
+            out.print(f"{'':>27}[dim]{entry['reason']}[/]", highlight=False, soft_wrap=True)
 
 
 def _short(text: str | None, width: int = 90) -> str:

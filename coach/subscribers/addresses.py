@@ -16,7 +16,7 @@ def normalize_email(value: str) -> str:
 
 
 def normalize_phone(value: str) -> str:
-    hint = "give it in international format, like +447700900123"
+    hint = "give it in international format, like +447911123456"
     try:
         number = phonenumbers.parse(value.strip(), None)
     except phonenumbers.NumberParseException:
