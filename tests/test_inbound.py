@@ -1,6 +1,7 @@
 """The inbound path: what each kind of reply does, recorded once, with its reason."""
 
 from datetime import timedelta
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import func, select
@@ -67,7 +68,7 @@ def test_answering_every_check_in_completes_and_the_closing_recalls_it(
     assert _enrolment(factory).state == "completed"
     assert sent[-1].kind == "closing" and "Keeping small promises" in sent[-1].body_text
     assert [d.kind for d in sent].count("reminder") == 0
-    gaps = [(b.sent_at - a.sent_at).days for a, b in zip(sent, sent[1:], strict=False)]
+    gaps = [(b.sent_at - a.sent_at).days for a, b in pairwise(sent)]
     assert min(gaps) >= 1, "at most one scheduled message a day"
 
 
