@@ -159,3 +159,9 @@ def test_three_unanswered_check_ins_pause_with_a_kind_message(settings, factory,
     assert sent[-1].kind == "notice" and "RESUME" in sent[-1].body_text
     assert enrolment.pace == pytest.approx(1.5625)
     assert not MemoryChannel.sent or all(m.to == "sam@example.org" for m in MemoryChannel.sent)
+
+
+def test_saved_answers_are_kept_in_plain_punctuation(settings, factory, published):
+    _, now = _to_first_checkin(settings, factory)
+    reply(factory, settings, "sam@example.org", "  Doing what I’d said —\n“always”  ", now)
+    assert _enrolment(factory).answers == {"trust_means": "Doing what I'd said - \"always\""}

@@ -32,6 +32,17 @@ class UnknownSender(LookupError):
     pass
 
 
+TYPOGRAPHIC = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-",
+                             "…": "...", "\u00a0": " "})
+MAX_ANSWER = 500
+
+
+def plain_words(text: str) -> str:
+    """A saved answer as later messages echo it: phones' curly quotes made straight, so an
+    echo keeps an SMS in GSM-7 (half the cost per segment), and the length bounded."""
+    return " ".join(text.translate(TYPOGRAPHIC).split())[:MAX_ANSWER]
+
+
 @dataclass
 class Outcome:
     reply_id: int | None
@@ -158,7 +169,7 @@ class Handler:
             return
         name = prog.steps[step_index].get("save_as")
         if name:
-            enrolment.answers = {**(enrolment.answers or {}), name: text.strip()[:500]}
+            enrolment.answers = {**(enrolment.answers or {}), name: plain_words(text)}
 
     def _decide(self, event: Any) -> Decision | None:
         enrolment, prog = self.enrolment, self._programme()
