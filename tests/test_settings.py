@@ -1,0 +1,34 @@
+import pytest
+from pydantic import ValidationError
+
+from coach.settings import Settings
+
+
+def test_embedded_defaults_need_nothing_installed(tmp_path):
+    settings = Settings(data_dir=tmp_path)
+    assert settings.effective_database_url == f"sqlite:///{tmp_path / 'coach.sqlite3'}"
+    assert settings.effective_broker_url.startswith("sqla+sqlite:///")
+    assert (settings.sms_backend, settings.email_backend) == ("console", "console")
+    settings.check_production_ready()  # development: no complaint
+
+
+def test_production_refuses_default_secrets_and_embedded_services(tmp_path):
+    with pytest.raises(RuntimeError) as refused:
+        Settings(env="production", data_dir=tmp_path).check_production_ready()
+    for hint in ("COACH_SECRET_KEY", "COACH_DATABASE_URL", "COACH_BROKER_URL"):
+        assert hint in str(refused.value)
+    Settings(env="production", secret_key="x" * 40, database_url="postgresql://db/coach",
+             broker_url="redis://redis:6379/0").check_production_ready()
+
+
+def test_settings_come_from_coach_environment_variables(monkeypatch, tmp_path):
+    monkeypatch.setenv("COACH_DATABASE_URL", "postgresql+psycopg://db/coach")
+    monkeypatch.setenv("COACH_SWEEP_BATCH_SIZE", "250")
+    settings = Settings(data_dir=tmp_path)
+    assert settings.effective_database_url == "postgresql+psycopg://db/coach"
+    assert settings.sweep_batch_size == 250
+
+
+def test_an_unknown_channel_backend_is_refused_with_the_choices(tmp_path):
+    with pytest.raises(ValidationError, match="console"):
+        Settings(data_dir=tmp_path, sms_backend="pigeon")
