@@ -120,3 +120,20 @@ def test_simulate_prints_timelines(settings):
     output = coach("simulate", "--days", "12")
     assert "Sam" in output and "Alex" in output and "Kim" in output
     assert "remind" in output and "slower" in output
+
+
+def test_an_enrolment_stays_on_the_version_it_started_with(settings, factory, tmp_path):
+    folder = tmp_path / "honesty"
+    shutil.copytree(PROGRAMMES / "honesty", folder)
+    coach("programmes", "publish", str(folder))
+    coach("subscribe", "--email", "a@example.org", "--focus", "honesty", "--tz", "UTC",
+          "--now", "2026-03-02T09:00:00Z")
+    welcome = folder / "steps" / "welcome.j2"
+    welcome.write_text(welcome.read_text().replace("{% block subject %}",
+                                                   "{% block subject %}NEW ", 1))
+    assert "published version 2" in coach("programmes", "publish", str(folder))
+    coach("tick", "--now", "2026-03-02T18:00:00Z")
+    story = json.loads(coach("status", "a@example.org", "--json"))
+    assert story["enrolments"][0]["version"] == 1
+    sent = [e for e in story["timeline"] if e["kind"] == "sent"]
+    assert sent and not sent[0]["subject"].startswith("NEW")
