@@ -19,16 +19,18 @@ STRUGGLING = re.compile(
     r"\b(hard|not yet|struggl\w*|difficult|too much|overwhelm\w*|stuck|cant)\b"
 )
 NOT_STRUGGLING = re.compile(
-    r"\b(not|wasnt|isnt|never|no)\s+(that\s+|so\s+|too\s+)?(hard|difficult)\b"
+    r"\b(not|wasnt|isnt|never|no)\s+(that\s+|so\s+|too\s+|really\s+)?(hard|difficult)\b"
 )
 
 DISTRESS = re.compile(
     r"\b("
     r"kill(ing)? myself|suicid\w*|end (my|it) (life|all)|want(ed)? to die|wanna die"
     r"|hurt(ing)? myself|self ?harm\w*|cut(ting)? myself|no reason to live|better off dead"
-    r"|overdose|(hits|hit|beats|beat|hurts|chokes|choked|threatens|threatened) me"
+    r"|dont want to (live|be here)|overdose"
+    r"|(hit|hits|hitting|beat|beats|beating|hurt|hurts|hurting|choke[ds]?|choking"
+    r"|threaten(s|ed|ing)?|kick(s|ed|ing)?|push(es|ed|ing)?) me"
     r"|abus(e|ed|ive|ing)|rape[ds]?|assault\w*|(afraid|scared|terrified) of (my|him|her|them)"
-    r"|(not|dont feel) safe|unsafe"
+    r"|(not|dont feel|never feel) safe|unsafe|in danger"
     r")\b"
 )
 PAUSE = re.compile(r"^pause(?:\s+(?:for\s+)?(\d{1,4})(?:\s*days?)?)?$")
@@ -54,6 +56,8 @@ def parse(text: str) -> Intent:
         return keyword
     if DISTRESS.search(words):
         return Intent("distress", label="words of distress")
+    if _short_stop(words):
+        return Intent("stop", label="STOP")
     rating = RATING.match(words)
     if rating:
         return _rating(int(rating.group(1)))
@@ -73,8 +77,6 @@ def _keyword(words: str) -> Intent | None:
     }
     if words in simple:
         return Intent(simple[words], label=words.upper())
-    if _short_stop(words):
-        return Intent("stop", label="STOP")
     pause = PAUSE.match(words)
     if pause:
         days = int(pause.group(1)) if pause.group(1) else None
@@ -82,12 +84,16 @@ def _keyword(words: str) -> Intent | None:
     return None
 
 
+POLITE = {"please", "pls", "now", "it", "all", "me", "thanks", "thank", "you", "messages", "texts",
+          "emails", "texting", "emailing"}
+
+
 def _short_stop(words: str) -> bool:
-    """'stop please', 'please STOP': a short message that plainly asks to stop."""
+    """'stop please', 'please STOP', 'stop texting thanks': one stop word and only courtesy
+    around it. 'I can't stop' or 'the end' are not requests to unsubscribe."""
     parts = words.split()
-    if not 1 < len(parts) <= 3 or {"dont", "not", "never"} & set(parts):
-        return False
-    return parts[0] in STOP_WORDS or parts[-1] in STOP_WORDS
+    stops = [p for p in parts if p in STOP_WORDS]
+    return len(stops) == 1 and all(p in POLITE for p in parts if p not in STOP_WORDS)
 
 
 def _rating(value: int) -> Intent:

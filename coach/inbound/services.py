@@ -63,6 +63,7 @@ def record_reply(
     if provider_id and session.scalars(select(Reply.id).where(Reply.provider_id == provider_id)
                                        ).first():
         return Outcome(None, "duplicate", duplicate=True)
+    text = text.replace("\x00", "")  # carries no meaning, and PostgreSQL text refuses it
     intent = parse(text)
     enrolment = current_enrolment(session, subscriber.id)
     reply = Reply(subscriber_id=subscriber.id, enrolment_id=enrolment.id if enrolment else None,

@@ -6,6 +6,8 @@ from typing import Any
 
 import yaml
 
+from coach.programmes.qualities import QUALITIES
+
 TOP_KEYS = {"title", "quality", "summary", "pacing", "steps"}
 STEP_KEYS = {"key", "week", "gap_days", "practice", "checkin", "save_as", "template"}
 PACING_KEYS = {
@@ -59,6 +61,10 @@ def _read_top(loaded: Loaded, path: Path, root: yaml.Node | None) -> None:
     for key in ("title", "quality", "summary"):
         if key in fields:
             loaded.definition[key] = str(_value(fields[key]))
+    if "quality" in fields and loaded.definition["quality"] not in QUALITIES:
+        note(fields["quality"].start_mark.line + 1,
+             f"unknown quality '{loaded.definition['quality']}' "
+             f"(use one of: {', '.join(QUALITIES)})")
     if "pacing" in fields:
         loaded.definition["pacing"] = _read_pacing(fields["pacing"], note)
     if "steps" in fields:
@@ -100,33 +106,52 @@ def _read_step(folder: Path, node: yaml.Node, note: Any) -> dict[str, Any] | Non
     if not isinstance(node, yaml.MappingNode):
         note(line, "each step must be a mapping with key, week and gap_days")
         return None
-    raw = {k: _value(v) for k, v in _mapping(node, STEP_KEYS, note, "step").items()}
+    nodes = _mapping(node, STEP_KEYS, note, "step")
+    raw = {k: _value(v) for k, v in nodes.items()}
     if not isinstance(raw.get("key"), str) or not raw["key"].strip():
         note(line, "step has no 'key'")
         return None
+
+    def at(key: str) -> int:
+        return nodes[key].start_mark.line + 1 if key in nodes else line
+
+    key = raw["key"]
     step = {
-        "key": raw["key"], "line": line, "practice": bool(raw.get("practice", False)),
-        "week": _whole(raw, "week", 1, line, note),
-        "gap_days": _whole(raw, "gap_days", 0, line, note),
+        "key": key, "line": line, "practice": raw.get("practice", False),
+        "week": _whole(raw, "week", 1, at("week"), note),
+        "gap_days": _whole(raw, "gap_days", 0, at("gap_days"), note),
         "checkin": None, "save_as": raw.get("save_as"),
     }
+    if not isinstance(step["practice"], bool):
+        note(at("practice"), f"practice must be true or false, not {step['practice']!r}")
+        step["practice"] = False
     if "checkin" in raw:
         question = raw["checkin"]
         if not isinstance(question, str) or not question.strip():
-            note(line, f"step '{step['key']}' is a check-in with no question")
+            note(at("checkin"), f"step '{key}' is a check-in with no question")
         else:
             step["checkin"] = question.strip()
     if step["save_as"] is not None and not str(step["save_as"]).isidentifier():
-        note(line, f"save_as must be a plain name like first_week, not {step['save_as']!r}")
+        note(at("save_as"), f"save_as must be a plain name like first_week, "
+                            f"not {step['save_as']!r}")
     if step["save_as"] is not None and step["checkin"] is None:
-        note(line, f"step '{step['key']}' saves an answer but asks no check-in question")
-    template = folder / str(raw.get("template") or f"steps/{step['key']}.j2")
-    step["template"] = str(template.relative_to(folder))
+        note(at("save_as"), f"step '{key}' saves an answer but asks no check-in question")
+    _read_template(folder, step, raw.get("template") or f"steps/{key}.j2", at("template"), note)
+    return step
+
+
+def _read_template(folder: Path, step: dict[str, Any], name: str, line: int, note: Any) -> None:
+    """Templates live inside the programme's own folder: admin content reads nothing else."""
+    root = folder.resolve()
+    template = (folder / str(name)).resolve()
+    if not template.is_relative_to(root):
+        note(line, f"template {name} must be a path inside the programme folder")
+        return
+    step["template"] = str(template.relative_to(root))
     if template.is_file():
         step["source"] = template.read_text(encoding="utf-8")
     else:
         note(line, f"template {step['template']} for step '{step['key']}' does not exist")
-    return step
 
 
 def _whole(raw: dict[str, Any], key: str, minimum: int, line: int, note: Any) -> int:

@@ -1,5 +1,6 @@
 """`coach programmes validate`: every problem, with file and line, before anything is published."""
 
+import re
 import traceback
 from pathlib import Path
 from typing import Any
@@ -8,7 +9,7 @@ from jinja2 import Template, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 
 from coach.programmes.loader import Loaded, Problem, load_programme
-from coach.programmes.qualities import QUALITIES, other_qualities, quality_name
+from coach.programmes.qualities import other_qualities, quality_name
 from coach.programmes.render import REPEAT_OPENER, compile_step, render_step, sms_segments
 
 MAX_SMS_SEGMENTS = 2
@@ -19,12 +20,6 @@ SAMPLE_ANSWER = "being there when it matters, even on the days that are long"
 def validate_folder(folder: Path) -> Loaded:
     loaded = load_programme(folder)
     definition = loaded.definition
-    if "quality" in definition and definition["quality"] not in QUALITIES:
-        allowed = ", ".join(QUALITIES)
-        loaded.problems.append(Problem(
-            str(folder / "programme.yaml"), 1,
-            f"unknown quality '{definition['quality']}' (use one of: {allowed})",
-        ))
     for step in definition["steps"]:
         if "source" in step:
             loaded.problems.extend(_check_step(folder, step, definition))
@@ -66,7 +61,8 @@ def _check_step(folder: Path, step: dict[str, Any], definition: dict[str, Any]) 
             return [Problem(path, 1, str(error))]
         problems += _check_sms(path, step, rendered.sms)
         if not rendered.subject:
-            problems.append(Problem(path, 1, "the subject block is empty"))
+            problems.append(Problem(path, _block_line(step, "subject"),
+                                    "the subject block is empty"))
     return sorted(set(problems), key=lambda p: p.line)
 
 
@@ -77,9 +73,9 @@ def _check_sms(path: str, step: dict[str, Any], sms: str) -> list[Problem]:
         if segments > MAX_SMS_SEGMENTS:
             hint = " (curly quotes, long dashes or emoji force UCS-2)" * (encoding == "UCS-2")
             what = "as a repeat " if text is not sms else ""
-            return [Problem(path, 1, f"SMS {what}needs {segments} segments in {encoding}, "
-                                     f"{len(text)} characters; keep it within "
-                                     f"{MAX_SMS_SEGMENTS}{hint}")]
+            message = (f"SMS {what}needs {segments} segments in {encoding}, {len(text)} "
+                       f"characters; keep it within {MAX_SMS_SEGMENTS}{hint}")
+            return [Problem(path, _block_line(step, "sms"), message)]
     return []
 
 
@@ -88,3 +84,10 @@ def _template_line(error: Exception, template: Template) -> int:
     lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__)
              if frame.filename == template.filename and frame.lineno]
     return template.get_corresponding_lineno(lines[-1]) if lines else 1
+
+
+def _block_line(step: dict[str, Any], block: str) -> int:
+    for number, line in enumerate(step["source"].splitlines(), start=1):
+        if re.search(rf"{{%-?\s*block\s+{block}\b", line):
+            return number
+    return 1

@@ -250,8 +250,13 @@ def _on_checkin_silence(p: Progress, now: datetime, ctx: Context) -> Decision:
     pace = min(rules.max_pace, p.pace * rules.unanswered_factor)
     slower = replace(quiet, pace=pace)
     why = (f"no answer to the week {week} check-in after {rules.wait_for_answer_days} days; "
-           f"moving on more gently (pace {p.pace:.2f} -> {pace:.2f}); ")
-    return _send_next(slower, now, ctx, why)
+           f"moving on more gently (pace {p.pace:.2f} -> {pace:.2f})")
+    by_gap = ctx.clock.send_time_on_day_after(
+        since, effective_gap_days(_gap_of(ctx.steps, p.step), pace))
+    if now < by_gap:  # silence never moves anyone sooner than gap x pace would
+        later = replace(slower, next_due_at=_allowed(ctx, since, by_gap))
+        return Decision("move-on", f"{why}; next step at its paced time", later)
+    return _send_next(slower, now, ctx, why + "; ")
 
 
 # Answers ------------------------------------------------------------------------------------
@@ -324,7 +329,7 @@ def _on_pause(p: Progress, e: Pause, ctx: Context) -> Decision:
     days = pause_days(e.days)
     until = e.now + timedelta(days=days)
     paused = replace(p, state=PAUSED, paused_until=until, awaiting_step=None, awaiting_since=None,
-                     reminded=False, repeat_step=None)
+                     reminded=False)
     paused = replace(paused, next_due_at=next_allowed_time(ctx.clock, ctx.recent_sends, until))
     capped = " (90 days is the longest pause)" if e.days and e.days > MAX_PAUSE_DAYS else ""
     return Decision("pause", f"paused for {days} days as they asked{capped}", paused)
@@ -334,7 +339,8 @@ def _on_resume(p: Progress, now: datetime, ctx: Context) -> Decision:
     if p.state not in (PAUSED, STOPPED):
         return Decision("wait", f"resume asked while {p.state}: nothing to resume", p)
     due = next_allowed_time(ctx.clock, ctx.recent_sends, now)
-    resumed = replace(p, state=ACTIVE, paused_until=None, next_due_at=due)
+    # Coming back is a fresh start: earlier silences no longer count toward a self-pause.
+    resumed = replace(p, state=ACTIVE, paused_until=None, next_due_at=due, unanswered_streak=0)
     return Decision("resume", "resumed; the next step goes at their next preferred time", resumed)
 
 

@@ -54,6 +54,8 @@ def subscribe(session: Session, form: SignUp, now: datetime) -> tuple[Subscriber
         quality = check_quality(form.focus)
     except ValueError as error:
         raise SubscribeError(str(error)) from None
+    if any("\x00" in (value or "") for value in (form.name, form.email, form.phone)):
+        raise SubscribeError("the form contains a NUL character; remove it and try again")
     if not email and not phone:
         raise SubscribeError("give an email address or a phone number (or both)")
     clock = _clock(form)

@@ -27,6 +27,7 @@ from coach.subscribers.services import SignUp, SubscribeError, subscribe
 from coach.subscribers.timeline import status
 
 Enqueue = Callable[[list[int]], None]
+MAX_ID = 2**31 - 1  # id columns are 32-bit integers on PostgreSQL
 
 
 def create_app(settings: Settings, enqueue: Enqueue, clock: Callable[[], datetime] | None = None
@@ -52,8 +53,9 @@ def create_app(settings: Settings, enqueue: Enqueue, clock: Callable[[], datetim
         })
 
     async def person(request: Request) -> Response:
+        person_id = int(request.path_params["id"])
         with factory() as session:
-            subscriber = session.get(Subscriber, int(request.path_params["id"]))
+            subscriber = session.get(Subscriber, person_id) if person_id <= MAX_ID else None
             if subscriber is None:
                 return pages.TemplateResponse(request, "missing.html", {}, status_code=404)
             story = status(session, subscriber)
@@ -66,6 +68,8 @@ def create_app(settings: Settings, enqueue: Enqueue, clock: Callable[[], datetim
         person_id = int(request.path_params["id"])
         words = str(form.get("text", "")).strip()
         back = f"/inbox/{person_id}"
+        if person_id > MAX_ID:
+            return pages.TemplateResponse(request, "missing.html", {}, status_code=404)
         if not words:
             return _back_with_error(back, "Write something to send.")
         try:
@@ -97,13 +101,15 @@ def create_app(settings: Settings, enqueue: Enqueue, clock: Callable[[], datetim
             return _back_with_error("/", str(error))
         return RedirectResponse(f"/inbox/{new_id}", status_code=303)
 
-    return Starlette(routes=[
-        Route("/health", health),
-        Route("/", inbox),
-        Route("/subscribers", add_person, methods=["POST"]),
-        Route("/inbox/{id:int}", person),
-        Route("/inbox/{id:int}/reply", answer, methods=["POST"]),
-    ])
+    routes = [Route("/health", health)]
+    if settings.env != "production":  # the dev inbox shows everyone's replies to anyone
+        routes += [
+            Route("/", inbox),
+            Route("/subscribers", add_person, methods=["POST"]),
+            Route("/inbox/{id:int}", person),
+            Route("/inbox/{id:int}/reply", answer, methods=["POST"]),
+        ]
+    return Starlette(routes=routes)
 
 
 def _back_with_error(path: str, message: str) -> Response:

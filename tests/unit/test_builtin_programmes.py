@@ -1,0 +1,144 @@
+"""The four built-in programmes in templates/programmes/: valid, well-shaped, and honest."""
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from coach.programmes.qualities import QUALITIES, quality_name
+from coach.programmes.render import render_step, sms_segments
+from coach.programmes.validate import (
+    SAMPLE_ANSWER,
+    programme_folders,
+    sample_variables,
+    validate_folder,
+)
+from coach.settings import PROJECT_ROOT
+
+ROOT = PROJECT_ROOT / "templates" / "programmes"
+SLUGS = sorted(QUALITIES)
+
+
+def definition(slug: str) -> dict[str, Any]:
+    return validate_folder(ROOT / slug).definition
+
+
+def test_there_is_one_built_in_programme_per_quality() -> None:
+    assert [folder.name for folder in programme_folders(ROOT)] == SLUGS
+    for slug in SLUGS:
+        assert definition(slug)["quality"] == slug
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_validate_reports_no_problem(slug: str) -> None:
+    loaded = validate_folder(ROOT / slug)
+    assert loaded.problems == [], [str(p) for p in loaded.problems]
+    assert loaded.definition["title"]
+    assert loaded.definition["summary"]
+    assert all("source" in step for step in loaded.definition["steps"])
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_at_least_six_weeks_of_three_steps_with_a_check_in_and_a_practice(slug: str) -> None:
+    steps = definition(slug)["steps"]
+    weeks = [step["week"] for step in steps]
+    assert weeks == sorted(weeks), "weeks run in order"
+    assert set(weeks) == set(range(1, max(weeks) + 1)), "no week is skipped"
+    assert max(weeks) >= 6
+    per_week = Counter(weeks)
+    for week in per_week:
+        in_week = [s for s in steps if s["week"] == week]
+        assert len(in_week) >= 3, f"week {week} has {len(in_week)} steps"
+        assert any(s["checkin"] for s in in_week), f"week {week} has no check-in"
+        assert sum(s["practice"] for s in in_week) == 1, f"week {week}: one practice to repeat"
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_gaps_are_unhurried(slug: str) -> None:
+    steps = definition(slug)["steps"]
+    assert steps[0]["gap_days"] == 0
+    assert all(step["gap_days"] >= 1 for step in steps[1:])
+    # Never more than four authored messages in any seven days.
+    day, days = 0, []
+    for step in steps:
+        day += step["gap_days"]
+        days.append(day)
+    for i, start in enumerate(days):
+        assert sum(start <= d < start + 7 for d in days[i:]) <= 4
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_check_ins_ask_a_question_and_save_answers_the_closing_can_echo(slug: str) -> None:
+    steps = definition(slug)["steps"]
+    checkins = [s for s in steps if s["checkin"]]
+    assert all(s["checkin"].strip().endswith((".", "?")) for s in checkins)
+    saved = [s["save_as"] for s in steps if s["save_as"]]
+    assert saved, "at least one answer is saved"
+    assert all(s["checkin"] for s in steps if s["save_as"])
+    closing = steps[-1]["source"]
+    assert any(name in closing for name in saved)
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_the_first_step_is_a_welcome_that_says_it_is_coaching_not_therapy(slug: str) -> None:
+    defn = definition(slug)
+    first = defn["steps"][0]
+    assert first["key"] == "welcome"
+    assert first["gap_days"] == 0
+    assert first["week"] == 1
+    assert not first["checkin"]
+    for with_answers in (False, True):
+        rendered = render_step(first, sample_variables(defn, with_answers))
+        assert "coaching, not therapy" in rendered.sms
+        assert "coaching, not therapy" in rendered.text
+        assert "coaching, not therapy" in rendered.html
+        assert "Alexandra" in rendered.sms
+        assert rendered.subject
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_the_closing_mentions_another_quality(slug: str) -> None:
+    defn = definition(slug)
+    last = defn["steps"][-1]
+    assert last["key"] == "closing"
+    assert not last["checkin"]
+    assert last["week"] == max(s["week"] for s in defn["steps"])
+    variables = sample_variables(defn, with_answers=False)
+    others = variables["other_qualities"]
+    assert len(others) == 3
+    assert quality_name(slug) not in others
+    rendered = render_step(last, variables)
+    for text in (rendered.sms, rendered.text):
+        assert any(other in text for other in others), text
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_the_closing_echoes_a_saved_answer_when_there_is_one(slug: str) -> None:
+    defn = definition(slug)
+    last = defn["steps"][-1]
+    with_answers = render_step(last, sample_variables(defn, with_answers=True))
+    assert SAMPLE_ANSWER in with_answers.sms
+    assert SAMPLE_ANSWER in with_answers.text
+    assert SAMPLE_ANSWER in with_answers.html
+    without = render_step(last, sample_variables(defn, with_answers=False))
+    assert SAMPLE_ANSWER not in without.sms
+    assert SAMPLE_ANSWER not in without.text
+    assert without.sms and without.subject and without.text
+    assert "answers" not in without.sms  # no template code or stray names leak through
+    assert len(without.sms) < len(with_answers.sms)
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_every_step_renders_within_two_sms_segments_also_as_a_repeat(slug: str) -> None:
+    defn = definition(slug)
+    for step in defn["steps"]:
+        for with_answers in (False, True):
+            variables = sample_variables(defn, with_answers)
+            rendered = render_step(step, variables)
+            assert sms_segments(rendered.sms)[0] <= 2, (step["key"], rendered.sms)
+            assert "{{" not in rendered.sms and "{%" not in rendered.sms
+            if step["checkin"]:
+                assert rendered.sms.endswith(step["checkin"])
+            if step["practice"]:
+                repeat = render_step(step, variables, repeat=True)
+                assert sms_segments(repeat.sms)[0] <= 2, (step["key"], repeat.sms)
