@@ -65,3 +65,4 @@ def test_run_serves_the_inbox_and_its_worker_sends_on_the_embedded_default(tmp_p
         finally:
             process.terminate()
             process.wait(timeout=30)
+    assert "worker: Warm shutdown" in log.read_text(), "the worker stops with coach run"

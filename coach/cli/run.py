@@ -5,6 +5,7 @@ SQLAlchemy transport on SQLite for the broker, console channels. The database is
 the built-in programmes published on first start.
 """
 
+import signal
 import subprocess
 import sys
 
@@ -30,6 +31,9 @@ def run(out: Console, host: str, port: int) -> None:
         "--pool=solo", "--loglevel=INFO",
     ])
     out.print(f"dev inbox: http://{host}:{port}/  (worker pid {worker.pid}; Ctrl-C stops all)")
+    # uvicorn re-raises SIGTERM after its graceful shutdown; as an exception it lets the
+    # finally below stop the worker instead of leaving it orphaned.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         from tasks.jobs import send
 
@@ -38,3 +42,7 @@ def run(out: Console, host: str, port: int) -> None:
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
