@@ -1,0 +1,33 @@
+"""What every part of the web app shares: settings, sessions, pages, the clock, the queue."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlencode
+
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from coach.db import utcnow
+from coach.settings import PROJECT_ROOT, Settings
+
+Enqueue = Callable[[list[int]], None]
+
+
+@dataclass(frozen=True)
+class Web:
+    settings: Settings
+    factory: sessionmaker[Session]
+    enqueue: Enqueue  # sends go to the workers, never inline in a request
+    now: Callable[[], datetime] = utcnow
+    pages: Jinja2Templates = field(default_factory=lambda: Jinja2Templates(
+        directory=str(PROJECT_ROOT / "templates" / "web")))
+
+    def missing(self, request: Request) -> Response:
+        return self.pages.TemplateResponse(request, "missing.html", {}, status_code=404)
+
+
+def back_with_error(path: str, message: str) -> Response:
+    return RedirectResponse(f"{path}?{urlencode({'error': message})}", status_code=303)
