@@ -44,12 +44,18 @@ def insert_deliveries(session: Session, rows: list[dict[str, Any]]) -> list[int]
     """Insert outbox rows; a row whose key already exists is skipped, never sent twice."""
     if not rows:
         return []
+    if session.autoflush:
+        session.flush()  # what the ORM statement did implicitly: pending rows go in first
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    table = Delivery.__table__
+    # A Core statement on the table, not the ORM entity: the ORM's bulk insert starts a new
+    # statement whenever the set of non-NULL keys changes (an SMS row after an email row), so
+    # a mixed batch went row by row; Core sends it as multi-row INSERTs.
     statement = (
-        dialect.insert(Delivery).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(Delivery.id)
+        dialect.insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(table.c.id)
     )
-    return list(session.scalars(statement, rows))
+    return list(session.connection().scalars(statement, rows))
 
 
 def claim(session: Session, ids: Iterable[int], now: datetime) -> list[int]:

@@ -6,7 +6,9 @@ the same way.
 
 from dataclasses import dataclass, fields
 from datetime import datetime
+from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from coach.delivery.services import delivery_row
 from coach.programmes.qualities import other_qualities, quality_name
@@ -50,8 +52,16 @@ def uncached(version_ids: set[int]) -> list[int]:
 
 
 def clock_of(subscriber: Subscriber) -> LocalClock:
+    _keep_zone(subscriber.timezone)
     return LocalClock(subscriber.timezone, subscriber.send_time, subscriber.quiet_start,
                       subscriber.quiet_end)
+
+
+@cache
+def _keep_zone(name: str) -> ZoneInfo:
+    """Hold every zone seen: ZoneInfo itself keeps only the last 8 strongly, so a sweep over
+    more zones than that re-read the zone file from disk for nearly every subscriber."""
+    return ZoneInfo(name)
 
 
 def recent_sends(subscriber: Subscriber) -> list[datetime]:

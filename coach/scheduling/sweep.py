@@ -13,10 +13,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
+from coach.db import Base
 from coach.delivery.services import insert_deliveries
 from coach.events.models import Event
 from coach.events.services import event_row
@@ -78,13 +81,13 @@ def _plan_batch(
     result: SweepResult,
 ) -> list[int]:
     _load_programmes(session, {e.version_id for e, _ in batch})
-    outbox, events = [], []
+    outbox, events, progress, retries, sends = [], [], [], [], []
     for enrolment, subscriber in batch:
         try:
             decision, row = _decide_one(enrolment, subscriber, now)
         except Exception as error:  # one broken enrolment must not hold up the rest
             log.exception("enrolment %s could not be planned", enrolment.id)
-            enrolment.next_due_at = now + RETRY_AFTER_ERROR
+            retries.append({"_id": enrolment.id, "next_due_at": now + RETRY_AFTER_ERROR})
             events.append(event_row(subscriber.id, enrolment.id, now, "error",
                                     f"could not plan the next message: {type(error).__name__}; "
                                     "trying again in an hour"))
@@ -93,17 +96,41 @@ def _plan_batch(
         result.actions[decision.action] += 1
         if row is not None:
             outbox.append(row)
-            subscriber.recent_sends = [t.isoformat() for t in
-                                       remember_send(plan.recent_sends(subscriber), now)]
+            sends.append(_remember_send(subscriber, now))
         if decision.changed:
             events.append(event_row(subscriber.id, enrolment.id, now, decision.action,
                                     decision.reason, **plan.describe(decision)))
-        for name, value in plan.progress_columns(decision.progress).items():
-            setattr(enrolment, name, value)
-    session.flush()
+        if decision.progress != plan.progress_of(enrolment):
+            progress.append({"_id": enrolment.id, **plan.progress_columns(decision.progress)})
+    _update_by_id(session, Enrolment, progress)
+    _update_by_id(session, Enrolment, retries)
+    _update_by_id(session, Subscriber, sends)
     if events:
-        session.execute(insert(Event), events)
+        session.connection().execute(insert(_table(Event)), events)
     return insert_deliveries(session, outbox)
+
+
+def _remember_send(subscriber: Subscriber, now: datetime) -> dict[str, object]:
+    """The subscriber's new recent sends, also set in memory (as loaded, not pending): a later
+    enrolment of the same person in this batch sees them, and the ORM flushes nothing."""
+    sends = [t.isoformat() for t in remember_send(plan.recent_sends(subscriber), now)]
+    set_committed_value(subscriber, "recent_sends", sends)
+    return {"_id": subscriber.id, "recent_sends": sends}
+
+
+def _update_by_id(session: Session, model: type[Enrolment | Subscriber],
+                  rows: list[dict[str, object]]) -> None:
+    """One UPDATE per row, sent as a single executemany (Core fills ``onupdate`` columns)."""
+    if not rows:
+        return
+    table = _table(model)
+    statement = (update(table).where(table.c.id == bindparam("_id"))
+                 .values({name: bindparam(name) for name in rows[0] if name != "_id"}))
+    session.connection().execute(statement, rows)
+
+
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
 
 
 def _decide_one(

@@ -1,0 +1,1 @@
+"""The coach benchmark: `python -m bench` (see bench/README.md)."""

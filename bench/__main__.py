@@ -1,0 +1,138 @@
+"""python -m bench: seed PostgreSQL, then measure the sweep and the send path (see README.md)."""
+
+import argparse
+import os
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import redis
+from rich.console import Console
+
+from bench import noop, report
+from bench.celery_runs import bare_celery, end_to_end, queued_sends
+from bench.database import reset_due, throwaway_database, vacuum, versions_by_quality
+from bench.seed import conninfo_of, daytime_zones, seed
+from bench.sweeps import idle_sweep_ms, throughput
+from bench.worker import WorkerOptions, running_worker
+from coach.settings import get_settings
+from tasks.app import app as coach_app
+
+console = Console(width=None if sys.stdout.isatty() else 110)
+TARGET_PER_SECOND = 5_000
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--subscribers", type=int, default=100_000,
+                        help="subscribers due at once (default 100000; try 1000000)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run: 10k subscribers, 2k no-op tasks")
+    parser.add_argument("--idle-1m", action="store_true",
+                        help="also measure the nothing-due sweep at 1M subscribers")
+    parser.add_argument("--no-worker", action="store_true",
+                        help="only the in-process sweep figures (1 and 4)")
+    parser.add_argument("--sweep-batch-size", type=int, default=500)
+    parser.add_argument("--send-batch-size", type=int, default=100)
+    parser.add_argument("--sweepers", type=int, default=1,
+                        help="also measure (1) with this many sweeps at once, in processes")
+    parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 2,
+                        help="worker processes (default: the number of cores)")
+    parser.add_argument("--noop-tasks", type=int, default=10_000)
+    parser.add_argument("--idle-runs", type=int, default=25)
+    parser.add_argument("--now", type=datetime.fromisoformat, default=None,
+                        help="the instant everything is due (default: this minute, UTC)")
+    parser.add_argument("--postgres-url", default=os.environ.get(
+        "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+        help="any database on the server; the bench creates and drops its own")
+    parser.add_argument("--redis-url", default=os.environ.get(
+        "BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"), help="flushed before and after use")
+    parser.add_argument("--profile", type=Path, help="cProfile the throughput sweep to this file")
+    parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.subscribers, args.noop_tasks = 10_000, 2_000
+    args.now = (args.now or datetime.now(UTC)).astimezone(UTC).replace(second=0, microsecond=0)
+    return args
+
+
+def configure(url: str, args: argparse.Namespace, data_dir: Path) -> dict[str, str]:
+    """COACH_* for this process and the worker alike: one settings object, read from the env."""
+    env = {"COACH_DATABASE_URL": url, "COACH_BROKER_URL": args.redis_url,
+           "COACH_DATA_DIR": str(data_dir), "COACH_SMS_BACKEND": "console",
+           "COACH_EMAIL_BACKEND": "console", "COACH_ENV": "development",
+           "COACH_SWEEP_BATCH_SIZE": str(args.sweep_batch_size),
+           "COACH_SEND_BATCH_SIZE": str(args.send_batch_size)}
+    os.environ.update(env)
+    get_settings.cache_clear()
+    return env
+
+
+def idle_sizes(args: argparse.Namespace) -> list[int]:
+    sizes = {n for n in (1_000, 100_000) if n <= args.subscribers} | {args.subscribers}
+    return sorted(sizes | ({1_000_000} if args.idle_1m else set()))
+
+
+def seed_and_measure_idle(url: str, args: argparse.Namespace, figures: report.Figures) -> None:
+    """Grow the population size by size; at each, the median cost of a sweep with nothing due."""
+    versions, grown = versions_by_quality(url), 0
+    for size in idle_sizes(args):
+        seed(conninfo_of(url), grown + 1, size + 1, args.now, args.subscribers + 1, versions)
+        grown = size
+        vacuum(url)
+        figures.idle_ms[size] = idle_sweep_ms(get_settings(), args.now, args.idle_runs)
+        report.idle(console, size, figures.idle_ms[size])
+
+
+def measure_sweep(url: str, args: argparse.Namespace, figures: report.Figures) -> None:
+    figures.sweep = throughput(get_settings(), args.now, args.profile)
+    report.throughput(console, figures.sweep, TARGET_PER_SECOND)
+    if args.sweepers > 1:
+        reset_due(url, args.subscribers, args.now)
+        figures.sweeps = throughput(get_settings(), args.now, sweepers=args.sweepers)
+        report.throughput(console, figures.sweeps, TARGET_PER_SECOND)
+
+
+def measure_worker(url: str, args: argparse.Namespace, env: dict[str, str], log: Path,
+                   figures: report.Figures) -> None:
+    options = WorkerOptions(args.concurrency, env, log)
+    broker = redis.Redis.from_url(args.redis_url)
+    settings, checkpoints = get_settings(), [10_000, 100_000]
+    reset_due(url, args.subscribers, args.now)
+    broker.flushdb()
+    with running_worker("tasks.app", coach_app, options) as pid:
+        figures.e2e = end_to_end(settings, args.now, args.subscribers, pid, checkpoints)
+        report.end_to_end(console, figures.e2e)
+        reset_due(url, args.subscribers, args.now)
+        figures.sends = queued_sends(settings, args.now, args.subscribers, coach_app)
+        report.sends(console, figures.sends)
+    broker.flushdb()
+    with running_worker("bench.noop", noop.app, options):
+        figures.bare = bare_celery(args.noop_tasks, args.send_batch_size, args.redis_url)
+    report.bare(console, figures.bare, figures.sends)
+    broker.flushdb()
+
+
+def run(args: argparse.Namespace) -> report.Figures:
+    figures = report.Figures()
+    with tempfile.TemporaryDirectory(prefix="coach-bench-") as tmp, \
+            throwaway_database(args.postgres_url, args.keep_db) as url:
+        env = configure(url, args, Path(tmp))
+        report.machine(console, url, args, daytime_zones(args.now))
+        seed_and_measure_idle(url, args, figures)
+        measure_sweep(url, args, figures)
+        if not args.no_worker:
+            measure_worker(url, args, env, Path(tmp) / "worker.log", figures)
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    figures = run(args)
+    report.summary(console, figures, args, TARGET_PER_SECOND)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Printing the figures: one line as each is measured, one table at the end."""
+
+import argparse
+import os
+import platform
+from dataclasses import dataclass, field
+from datetime import time
+from typing import Any
+
+import redis
+import sqlalchemy as sa
+from rich.console import Console
+from rich.table import Table
+
+from bench.celery_runs import Run
+from bench.sweeps import Throughput
+from coach.db import get_engine
+
+
+@dataclass
+class Figures:
+    idle_ms: dict[int, float] = field(default_factory=dict)
+    sweep: Throughput | None = None
+    sweeps: Throughput | None = None  # several at once (--sweepers)
+    e2e: Run | None = None
+    sends: Run | None = None
+    bare: Run | None = None
+
+
+def machine(console: Console, url: str, args: argparse.Namespace,
+            zones: list[tuple[str, time]]) -> None:
+    with get_engine(url).connect() as connection:
+        postgres = connection.scalar(sa.text("SHOW server_version"))
+    info: dict[str, Any] = redis.Redis.from_url(args.redis_url).info("server")  # type: ignore[assignment]
+    redis_version = info["redis_version"]
+    console.print(f"[bold]coach bench[/] on {os.cpu_count()} cores (load average "
+                  f"{os.getloadavg()[0]:.1f}), Python {platform.python_version()}, PostgreSQL "
+                  f"{postgres}, Redis {redis_version}")
+    console.print(f"{args.subscribers:,} subscribers due at {args.now:%Y-%m-%d %H:%M} UTC, "
+                  f"at their local send time in {len(zones)} zones "
+                  f"({', '.join(z for z, _ in zones[:4])}, ...); sweep batch "
+                  f"{args.sweep_batch_size}, send batch {args.send_batch_size}, "
+                  f"worker concurrency {args.concurrency}")
+
+
+def idle(console: Console, size: int, ms: float) -> None:
+    console.print(f"(4) sweep with nothing due at {size:>9,} subscribers: {ms:7.2f} ms (median)")
+
+
+def throughput(console: Console, result: Throughput, target: int) -> None:
+    verdict = "meets" if result.per_second >= target else "BELOW"
+    how = f"{result.sweepers} sweeps at once" if result.sweepers > 1 else "sweep"
+    console.print(f"(1) {how} (claim + pacing + render + outbox): {result.planned:,} messages in "
+                  f"{result.seconds:.1f} s = [bold]{result.per_second:,.0f}/s[/] ({verdict} the "
+                  f"{target:,}/s target); actions {result.actions}")
+
+
+def end_to_end(console: Console, result: Run) -> None:
+    console.print(f"(2) end to end via a Celery worker, console channel: {result.messages:,} "
+                  f"messages sent in {result.seconds:.1f} s = [bold]{result.per_second:,.0f}/s[/]"
+                  f" ({result.tasks:,} send tasks; the sweep enqueuing them took "
+                  f"{result.sweep_seconds:.1f} s of that)")
+    for mark, memory in result.memory.items():
+        console.print(f"(5) worker memory {mark}: RSS {memory.rss_mb:,.0f} MB, PSS "
+                      f"{memory.pss_mb:,.0f} MB over {memory.processes} processes")
+
+
+def sends(console: Console, result: Run) -> None:
+    console.print(f"(2) the send path alone, from a full queue: {result.messages:,} messages in "
+                  f"{result.seconds:.1f} s = [bold]{result.per_second:,.0f}/s[/], "
+                  f"{result.tasks_per_second:,.0f} send tasks/s")
+
+
+def bare(console: Console, result: Run, sends: Run) -> None:
+    console.print(f"(3) bare Celery no-op tasks ({result.messages // result.tasks} ids each), from "
+                  f"a full queue: {result.tasks:,} in {result.seconds:.1f} s = "
+                  f"[bold]{result.tasks_per_second:,.0f} tasks/s[/];"
+                  f" coach's send tasks run at "
+                  f"{ratio(sends.tasks_per_second, result.tasks_per_second)} of that")
+
+
+def ratio(part: float, whole: float) -> str:
+    return f"{part / whole:.1%}" if whole else "n/a"
+
+
+def summary(console: Console, figures: Figures, args: argparse.Namespace, target: int) -> None:
+    table = Table(title="coach bench", show_lines=False)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    _sweep_rows(table, figures, target)
+    _worker_rows(table, figures, args)
+    console.print(table)
+
+
+def _sweep_rows(table: Table, figures: Figures, target: int) -> None:
+    if figures.sweep:
+        table.add_row("(1) sweep messages/s (in process, no-op enqueue)",
+                      f"{figures.sweep.per_second:,.0f} (target {target:,})")
+    if figures.sweeps:
+        table.add_row(f"(1) {figures.sweeps.sweepers} sweeps at once, messages/s",
+                      f"{figures.sweeps.per_second:,.0f}")
+    if figures.idle_ms:
+        for size, ms in figures.idle_ms.items():
+            table.add_row(f"(4) nothing-due sweep at {size:,} subscribers", f"{ms:.2f} ms")
+        smallest, largest = min(figures.idle_ms), max(figures.idle_ms)
+        table.add_row(f"(4) {largest:,} vs {smallest:,}",
+                      f"{figures.idle_ms[largest] / figures.idle_ms[smallest]:.2f}x (target <= 2x)")
+
+
+def _worker_rows(table: Table, figures: Figures, args: argparse.Namespace) -> None:
+    e2e, sends, bare = figures.e2e, figures.sends, figures.bare
+    if e2e:
+        table.add_row("(2) end to end messages/s (sweep + worker, console channel)",
+                      f"{e2e.per_second:,.0f}")
+    if sends:
+        table.add_row("(2) send path alone, messages/s (tasks/s)",
+                      f"{sends.per_second:,.0f} ({sends.tasks_per_second:,.0f})")
+    if bare and sends:
+        table.add_row("(3) bare Celery no-op tasks/s", f"{bare.tasks_per_second:,.0f}")
+        table.add_row(f"(2)/(3) send tasks/s vs no-op tasks/s ({args.send_batch_size} ids each)",
+                      ratio(sends.tasks_per_second, bare.tasks_per_second))
+    if bare and e2e:
+        table.add_row("(2)/(3) end-to-end messages/s vs no-op tasks/s",
+                      f"{e2e.per_second / bare.tasks_per_second:.2f}")
+    if e2e:
+        for mark, memory in e2e.memory.items():
+            table.add_row(f"(5) worker RSS / PSS {mark}",
+                          f"{memory.rss_mb:,.0f} / {memory.pss_mb:,.0f} MB")
