@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     outbox_file: Path | None = None
     sweep_interval_seconds: float = 60.0
     sweep_batch_size: int = 500
+    # Sweeps of one moment that may run at once when much is due: about the worker processes.
+    sweep_parallelism: int = 2
     send_batch_size: int = 100
     default_send_time: str = "18:00"
     default_quiet_start: str = "21:00"

@@ -8,14 +8,22 @@ from tasks.app import CoachTask, app
 
 
 @app.task(base=CoachTask, name="coach.sweep")
-def sweep(now: str | None = None) -> dict[str, Any]:
+def sweep(now: str | None = None, helper: bool = False) -> dict[str, Any]:
     """Beat's minute: plan what is due, then hand the sends to the workers.
 
     ``now`` (ISO-8601) lets a test or an operator replay a given moment; sends it plans are
-    stamped with the same moment.
+    stamped with the same moment. A busy minute calls helper sweeps of the same moment, which
+    skip housekeeping and call no helpers of their own.
     """
     moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
-    return run_sweep(moment, get_settings(), lambda ids: send.delay(ids, now))
+    stamp = moment.isoformat() if now else None
+
+    def call_helpers(count: int) -> None:
+        for _ in range(count):
+            sweep.delay(moment.isoformat(), helper=True)
+
+    return run_sweep(moment, get_settings(), lambda ids: send.delay(ids, stamp),
+                     call_helpers=None if helper else call_helpers, housekeeping=not helper)
 
 
 @app.task(base=CoachTask, name="coach.send")

@@ -70,8 +70,8 @@ def test_a_sender_that_died_mid_send_leaves_an_unknown_row_not_a_resend(
 def test_a_lost_send_task_is_enqueued_again(settings, factory, published):
     ids = _plan(settings, factory)
     again: list[int] = []
-    assert run_sweep(DUE + timedelta(minutes=1), settings, again.extend)["requeued"] == 0
-    assert run_sweep(DUE + timedelta(minutes=3), settings, again.extend)["requeued"] == 1
+    assert run_sweep(DUE + timedelta(minutes=9), settings, again.extend)["requeued"] == 0
+    assert run_sweep(DUE + timedelta(minutes=11), settings, again.extend)["requeued"] == 1
     assert again == ids
 
 

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from coach.db import Base, UTCDateTime, utcnow
@@ -18,6 +18,12 @@ class Delivery(Base):
     """
 
     __tablename__ = "deliveries"
+    __table_args__ = (
+        # Housekeeping looks only at rows still in flight: a small index, however big the log.
+        Index("ix_deliveries_in_flight", "status", "created_at",
+              postgresql_where=text("status IN ('queued', 'sending')"),
+              sqlite_where=text("status IN ('queued', 'sending')")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
@@ -30,7 +36,7 @@ class Delivery(Base):
     subject: Mapped[str | None] = mapped_column(String(200))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(10), default=QUEUED, index=True)
+    status: Mapped[str] = mapped_column(String(10), default=QUEUED)
     provider_id: Mapped[str | None] = mapped_column(String(80))
     error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

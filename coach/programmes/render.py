@@ -6,7 +6,7 @@ text part and an HTML part.
 """
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
@@ -24,12 +24,16 @@ GSM7 = set(
 GSM7_EXTENDED = set("^{}\\[~]|€\f")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Rendered:
     sms: str
     subject: str
-    text: str
-    html: str
+    text: str  # the email body in Markdown, which reads well as plain text
+
+    @cached_property
+    def html(self) -> str:
+        """Only emails need it, so SMS never pays for the Markdown conversion."""
+        return markdown_to_html(self.text)
 
 
 @lru_cache
@@ -65,15 +69,14 @@ def render_step(step: dict[str, Any], variables: dict[str, Any], repeat: bool = 
         sms, email = f"{sms}\n\n{question}", f"{email}\n\n**{question}**"
     if repeat:
         sms = REPEAT_OPENER + sms
-    return Rendered(sms, blocks["subject"], email, markdown_to_html(email))
+    return Rendered(sms, blocks["subject"], email)
 
 
 def render_message(name: str, variables: dict[str, Any]) -> Rendered:
     """System messages (acknowledgements, help, notices) from templates/messages/."""
     template = _messages().get_template(f"{name}.j2")
     blocks = render_blocks(template, variables)
-    return Rendered(blocks["sms"], blocks["subject"], blocks["email"],
-                    markdown_to_html(blocks["email"]))
+    return Rendered(blocks["sms"], blocks["subject"], blocks["email"])
 
 
 @lru_cache

@@ -4,22 +4,25 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from coach.db import session_factory
 from coach.delivery.services import mark_stale_sending, stale_queued
 from coach.scheduling.sweep import sweep
 from coach.settings import Settings
 
 STALE_SENDING = timedelta(minutes=10)
-STALE_QUEUED = timedelta(minutes=2)
+STALE_QUEUED = timedelta(minutes=10)  # longer than a busy queue takes to drain
 
 
 def run_sweep(
-    now: datetime, settings: Settings, enqueue: Callable[[list[int]], None]
+    now: datetime, settings: Settings, enqueue: Callable[[list[int]], None],
+    call_helpers: Callable[[int], None] | None = None, housekeeping: bool = True,
 ) -> dict[str, Any]:
+    """Housekeeping, then the sweep. With more due than one batch, ``call_helpers(n)`` asks for
+    n more sweeps of the same moment: on PostgreSQL they share the work (SKIP LOCKED)."""
     factory = session_factory(settings.effective_database_url)
-    with factory.begin() as session:
-        unknown = mark_stale_sending(session, now, STALE_SENDING)
-        lost = stale_queued(session, now, STALE_QUEUED, settings.sweep_batch_size)
+    unknown, lost = _housekeeping(factory, now, settings) if housekeeping else (0, [])
     for batch in _chunks(lost, settings.send_batch_size):
         enqueue(batch)
 
@@ -27,8 +30,19 @@ def run_sweep(
         for batch in _chunks(ids, settings.send_batch_size):
             enqueue(batch)
 
-    result = sweep(factory, now, settings.sweep_batch_size, enqueue_in_batches)
+    helpers = settings.sweep_parallelism - 1
+    on_backlog = (lambda: call_helpers(helpers)) if call_helpers and helpers > 0 else None
+    result = sweep(factory, now, settings.sweep_batch_size, enqueue_in_batches, on_backlog)
     return {**result.as_dict(), "requeued": len(lost), "marked_unknown": unknown}
+
+
+def _housekeeping(
+    factory: sessionmaker[Session], now: datetime, settings: Settings
+) -> tuple[int, list[int]]:
+    with factory.begin() as session:
+        unknown = mark_stale_sending(session, now, STALE_SENDING)
+        lost = stale_queued(session, now, STALE_QUEUED, settings.sweep_batch_size)
+    return unknown, lost
 
 
 def _chunks(ids: list[int], size: int) -> list[list[int]]:

@@ -46,8 +46,10 @@ class SweepResult:
 
 def sweep(
     factory: sessionmaker[Session], now: datetime, batch_size: int,
-    on_planned: Callable[[list[int]], None],
+    on_planned: Callable[[list[int]], None], on_backlog: Callable[[], None] | None = None,
 ) -> SweepResult:
+    """Plan everything due at ``now``, batch by batch. ``on_backlog`` is called once when the
+    first batch comes back full: more is due than one batch, so helpers may join in."""
     result = SweepResult()
     with _single_claimer(factory):
         while True:
@@ -60,6 +62,9 @@ def sweep(
                 on_planned(planned)
             if len(batch) < batch_size:
                 return result
+            if on_backlog is not None:
+                on_backlog()
+                on_backlog = None
 
 
 def claim_due(

@@ -27,7 +27,7 @@ def pg_settings(postgres_url: str, redis_url: str, tmp_path: Path,
     values = {"DATABASE_URL": postgres_url, "BROKER_URL": redis_url, "DATA_DIR": str(tmp_path),
               "SMS_BACKEND": "file", "EMAIL_BACKEND": "file",
               "OUTBOX_FILE": str(tmp_path / "outbox.jsonl"), "ENV": "test",
-              "SWEEP_INTERVAL_SECONDS": "1"}
+              "SWEEP_INTERVAL_SECONDS": "1", "SWEEP_BATCH_SIZE": "50"}
     for key, value in values.items():
         monkeypatch.setenv(f"COACH_{key}", value)
     get_settings.cache_clear()

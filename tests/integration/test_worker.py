@@ -141,3 +141,14 @@ def test_stop_after_a_nudge_was_planned_still_sends_nothing(pg_settings, worker,
     wait_until(lambda: _all_settled(factory, 2))
     assert _statuses(factory) == [("nudge", "failed"), ("confirm", "sent")]
     assert [m["subject"] for m in worker.outbox()] == ["You're unsubscribed"]
+
+
+def test_a_busy_minute_is_shared_by_helper_sweeps(pg_settings, worker, client):
+    factory = _ready(pg_settings)
+    for number in range(200):
+        enrol(factory, START, email=f"person{number}@example.org")
+    _sweep_and_wait(client, factory, START + timedelta(hours=9, minutes=30))
+    with factory() as session:
+        assert session.scalar(select(func.count(Delivery.id))) == 200
+    assert worker.log.read_text().count("coach.sweep[") >= 2, "a helper sweep joined in"
+    assert len(worker.outbox()) == 200
