@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from coach.delivery.channels import MemoryChannel
 from coach.events.models import Event
 from coach.scheduling.models import Enrolment
 from tests.conftest import START
@@ -18,6 +19,9 @@ def test_welcome_goes_at_the_preferred_local_time(settings, factory, published):
     [welcome] = deliveries(factory, subscriber_id)
     assert (welcome.status, welcome.kind, welcome.step_key) == ("sent", "nudge", "welcome")
     assert welcome.sent_at == START + timedelta(hours=9, minutes=30)
+    [email] = MemoryChannel.sent
+    assert email.subject and "coaching, not therapy" in email.text
+    assert "<strong>" in (email.html or "") and "not therapy" in (email.html or "")
 
 
 def test_three_weeks_with_replies_and_a_pause(settings, factory, published):

@@ -34,8 +34,7 @@ class Delivery(Base):
     channel: Mapped[str] = mapped_column(String(8))
     address: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str | None] = mapped_column(String(200))
-    body_text: Mapped[str] = mapped_column(Text)
-    body_html: Mapped[str | None] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)  # SMS text, or the email's Markdown
     status: Mapped[str] = mapped_column(String(10), default=QUEUED)
     provider_id: Mapped[str | None] = mapped_column(String(80))
     error: Mapped[str | None] = mapped_column(String(500))

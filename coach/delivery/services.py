@@ -18,7 +18,7 @@ from coach.delivery.channels import (
     UnknownOutcome,
 )
 from coach.delivery.models import FAILED, QUEUED, SENDING, SENT, UNKNOWN, Delivery
-from coach.programmes.render import Rendered
+from coach.programmes.render import Rendered, markdown_to_html
 from coach.subscribers.models import Subscriber
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def delivery_row(
         "step_key": step_key, "kind": kind, "channel": channel,
         "address": subscriber.address(channel), "subject": rendered.subject if email else None,
         "body_text": rendered.text if email else rendered.sms,
-        "body_html": rendered.html if email else None, "status": QUEUED, "created_at": now,
+        "status": QUEUED, "created_at": now,
     }
 
 
@@ -102,8 +102,10 @@ def _send_one(
         delivery.status, delivery.error = FAILED, f"not sent: {delivery.channel} opted out"
         summary.skipped += 1
         return
+    # The HTML part is made here, by the sender, not by the sweep: senders scale out.
+    html = markdown_to_html(delivery.body_text) if delivery.channel == "email" else None
     message = OutgoingMessage(delivery.id, delivery.channel, delivery.address,
-                              delivery.body_text, delivery.subject, delivery.body_html)
+                              delivery.body_text, delivery.subject, html)
     try:
         delivery.provider_id = channel.send(message)
     except TemporaryFailure as error:
