@@ -16,7 +16,7 @@ from bench.database import reset_due, throwaway_database, vacuum, versions_by_qu
 from bench.seed import conninfo_of, daytime_zones, seed
 from bench.sweeps import idle_sweep_ms, throughput
 from bench.worker import WorkerOptions, running_worker
-from coach.settings import get_settings
+from coach.settings import Settings, get_settings
 from tasks.app import app as coach_app
 
 console = Console(width=None if sys.stdout.isatty() else 110)
@@ -35,8 +35,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="only the in-process sweep figures (1 and 4)")
     parser.add_argument("--sweep-batch-size", type=int, default=500)
     parser.add_argument("--send-batch-size", type=int, default=100)
-    parser.add_argument("--sweepers", type=int, default=1,
-                        help="also measure (1) with this many sweeps at once, in processes")
+    parser.add_argument("--sweepers", type=int, default=Settings().sweep_parallelism,
+                        help="sweeps at once in (1), as a busy minute fans out (default: "
+                             "COACH_SWEEP_PARALLELISM, 2); 1 measures a single sweep only")
     parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 2,
                         help="worker processes (default: the number of cores)")
     parser.add_argument("--noop-tasks", type=int, default=10_000)
