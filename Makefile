@@ -3,12 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install lint bench services browser clean
+.PHONY: run test install lint bench services browser peers clean
 
 run: install  ## web + worker + beat on the embedded default (SQLite, no services needed)
 	$(BIN)/coach run
 
-test: install services browser lint  ## the whole suite, SQLite and PostgreSQL
+test: install services browser peers lint  ## the whole suite, SQLite and PostgreSQL
 	CI=$${CI:-} $(BIN)/pytest
 
 install: $(VENV)/.installed
@@ -29,8 +29,11 @@ services:  ## start PostgreSQL and Redis when they are installed but down
 browser:  ## Debian's Chromium, for the browser tests
 	@bash scripts/ensure-chromium
 
+peers:  ## Prism (npm, into .peers/), which serves Twilio's API spec to the tests
+	@bash scripts/ensure-peers
+
 bench: install services  ## throughput and sweep cost on PostgreSQL + Redis (see bench/README.md)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .peers var .pytest_cache .ruff_cache .mypy_cache

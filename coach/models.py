@@ -4,11 +4,12 @@ from coach.db import Base
 from coach.delivery.models import Delivery
 from coach.events.models import Event
 from coach.inbound.models import Reply
+from coach.inbound.signup_models import SmsSignup
 from coach.programmes.models import Programme, ProgrammeVersion
 from coach.scheduling.models import Enrolment
 from coach.subscribers.models import Subscriber
 
 __all__ = [
     "Base", "Delivery", "Enrolment", "Event", "Programme", "ProgrammeVersion", "Reply",
-    "Subscriber",
+    "SmsSignup", "Subscriber",
 ]

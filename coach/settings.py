@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SECRET = "dev-only-secret-change-me"
 CHANNEL_BACKENDS = ("console", "file", "memory")
+SMS_BACKENDS = (*CHANNEL_BACKENDS, "twilio")
+EMAIL_BACKENDS = (*CHANNEL_BACKENDS, "smtp")
 
 
 class Settings(BaseSettings):
@@ -33,15 +35,36 @@ class Settings(BaseSettings):
     # Sweeps of one moment that may run at once when much is due: about the worker processes.
     sweep_parallelism: int = 2
     send_batch_size: int = 100
+    # Real channels. The public URL is the base Twilio and mail clients see (behind a proxy too).
+    public_url: str = "http://127.0.0.1:8000"
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_from: str = ""
+    twilio_messaging_service_sid: str = ""
+    twilio_api_url: str = ""  # where the SDK's requests go: a local peer or a proxy
+    sms_rate_per_second: float = 1.0  # per sender, shared by every worker through Redis
+    rate_limit_redis_url: str = ""  # defaults to the broker when that is Redis
+    smtp_url: str = ""  # smtp+starttls://user:pass@host:587 or smtps://user:pass@host:465
+    email_from: str = "coach <coach@localhost>"
+    email_reply_domain: str = ""  # replies go to reply+TOKEN@this; defaults to email_from's
+    inbound_email_secret: str = ""
+    imap_url: str = ""  # imaps://user:pass@host/INBOX, polled when set
     default_send_time: str = "18:00"
     default_quiet_start: str = "21:00"
     default_quiet_end: str = "08:00"
 
-    @field_validator("sms_backend", "email_backend")
+    @field_validator("sms_backend")
     @classmethod
-    def _known_backend(cls, value: str) -> str:
-        if value not in CHANNEL_BACKENDS:
-            raise ValueError(f"unknown channel backend {value!r}; use one of {CHANNEL_BACKENDS}")
+    def _known_sms_backend(cls, value: str) -> str:
+        if value not in SMS_BACKENDS:
+            raise ValueError(f"unknown SMS backend {value!r}; use one of {SMS_BACKENDS}")
+        return value
+
+    @field_validator("email_backend")
+    @classmethod
+    def _known_email_backend(cls, value: str) -> str:
+        if value not in EMAIL_BACKENDS:
+            raise ValueError(f"unknown email backend {value!r}; use one of {EMAIL_BACKENDS}")
         return value
 
     @property
@@ -69,6 +92,21 @@ class Settings(BaseSettings):
             problems.append("set COACH_BROKER_URL (Redis in production)")
         if problems:
             raise RuntimeError("not ready for production: " + "; ".join(problems))
+
+
+    def check_channels(self) -> None:
+        """Refuse to start real channels on missing or malformed credentials, saying which."""
+        problems: list[str] = []
+        if self.sms_backend == "twilio":
+            from coach.delivery.twilio_sms import twilio_problems
+
+            problems += twilio_problems(self)
+        if self.email_backend == "smtp":
+            from coach.delivery.smtp_email import smtp_problems
+
+            problems += smtp_problems(self)
+        if problems:
+            raise RuntimeError("channels are not configured: " + "; ".join(problems))
 
 
 @lru_cache

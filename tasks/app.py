@@ -4,6 +4,7 @@ import, so importing this module creates no connections."""
 from typing import Any
 
 from celery import Celery, Task
+from celery.signals import worker_init
 
 from coach.settings import get_settings
 
@@ -24,6 +25,8 @@ def _configure(sender: Celery, **_: Any) -> None:
         timezone="UTC",
         beat_schedule={
             "sweep": {"task": "coach.sweep", "schedule": settings.sweep_interval_seconds},
+            **({"poll-imap": {"task": "coach.poll_imap", "schedule": 60.0}}
+               if settings.imap_url else {}),
         },
         beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
     )
@@ -36,3 +39,11 @@ class CoachTask(Task):  # type: ignore[misc]
     reject_on_worker_lost = True
     max_retries = 5
     retry_backoff = True
+
+
+@worker_init.connect
+def _check_channels(**_: Any) -> None:
+    """A worker with broken channel credentials stops at start, not at the first send."""
+    settings = get_settings()
+    settings.check_production_ready()
+    settings.check_channels()

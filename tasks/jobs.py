@@ -2,6 +2,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from coach.delivery.sending import send_deliveries
+from coach.inbound.imap import poll
 from coach.scheduling.services import run_sweep
 from coach.settings import get_settings
 from tasks.app import CoachTask, app
@@ -30,3 +31,9 @@ def sweep(now: str | None = None, helper: bool = False) -> dict[str, Any]:
 def send(ids: list[int], now: str | None = None) -> dict[str, int]:
     moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
     return send_deliveries(ids, moment, get_settings()).as_dict()
+
+
+@app.task(base=CoachTask, name="coach.poll_imap")
+def poll_imap() -> dict[str, int]:
+    """Beat's IMAP poll, when COACH_IMAP_URL is set: unseen messages in, then marked seen."""
+    return poll(get_settings(), lambda ids: send.delay(ids)).as_dict()

@@ -7,6 +7,7 @@ from sqlalchemy import select, update
 
 from coach.delivery.channels import (
     MemoryChannel,
+    NotAttempted,
     PermanentFailure,
     TemporaryFailure,
     UnknownOutcome,
@@ -16,7 +17,7 @@ from coach.delivery.services import claim, send_claimed
 from coach.scheduling.models import Enrolment
 from coach.scheduling.services import run_sweep
 from tests.conftest import START
-from tests.helpers import deliveries, enrol, tick
+from tests.helpers import deliveries, enrol, reply, tick
 
 DUE = START + timedelta(hours=9, minutes=30)
 
@@ -38,8 +39,9 @@ def test_channel_errors_leave_a_readable_reason(settings, factory, published, er
                                                 reason):
     ids = _plan(settings, factory)
     channel = MemoryChannel(fail_with=[error])
-    with factory.begin() as session:
+    with factory() as session:
         claimed = claim(session, ids, DUE)
+        session.commit()
         summary = send_claimed(session, claimed, lambda _: channel, DUE)
     [row] = deliveries(factory, 1)
     assert (row.status, reason in (row.error or "")) == (status, True)
@@ -86,3 +88,76 @@ def test_one_broken_enrolment_does_not_hold_up_the_others(settings, factory, pub
         broken = session.get(Enrolment, 1)
         assert broken is not None and broken.next_due_at == DUE + timedelta(hours=1)
         assert session.scalars(select(Delivery.address)).all() == ["second@example.org"]
+
+
+def _send(factory, ids, channel, now):
+    with factory() as session:
+        claimed = claim(session, ids, now)
+        session.commit()
+        return send_claimed(session, claimed, lambda _: channel, now)
+
+
+def test_a_temporary_failure_backs_off_then_gives_up(settings, factory, published):
+    ids = _plan(settings, factory)
+    now, tries = DUE, []
+    for _ in range(8):
+        _send(factory, ids, MemoryChannel(fail_with=[TemporaryFailure("421 try later")]), now)
+        [row] = deliveries(factory, 1)
+        if row.status != "queued":
+            break
+        tries.append(row.send_after - now)
+        assert run_sweep(row.send_after - timedelta(seconds=1), settings,
+                         lambda ids: None)["requeued"] == 0, "not before its time"
+        now = row.send_after
+    assert tries == [timedelta(minutes=m) for m in (1, 2, 4, 8, 16, 32, 60)]
+    assert (row.status, row.attempts) == ("failed", 8)
+    assert row.error.startswith("gave up after 8 attempts: 421 try later")
+
+
+def test_a_retry_is_enqueued_again_when_its_time_comes(settings, factory, published):
+    ids = _plan(settings, factory)
+    _send(factory, ids, MemoryChannel(fail_with=[TemporaryFailure("429")]), DUE)
+    again: list[int] = []
+    run_sweep(DUE + timedelta(minutes=1), settings, again.extend)
+    assert again == ids
+    _send(factory, again, MemoryChannel(), DUE + timedelta(minutes=1))
+    [row] = deliveries(factory, 1)
+    assert (row.status, row.error, row.attempts) == ("sent", None, 2)
+
+
+def test_a_batch_delayed_into_quiet_hours_waits_for_the_morning(settings, factory, published):
+    ids = _plan(settings, factory)  # planned at 18:30 London ...
+    late = START + timedelta(hours=12)  # ... but the worker only gets to it at 21:00
+    summary = _send(factory, ids, MemoryChannel(), late)
+    [row] = deliveries(factory, 1)
+    assert (row.status, summary.deferred) == ("queued", 1)
+    assert row.send_after == START + timedelta(days=1, hours=-1)  # 08:00 the next morning
+    assert "quiet hours" in row.error and MemoryChannel.sent == []
+    again: list[int] = []
+    run_sweep(row.send_after, settings, again.extend)
+    _send(factory, again, MemoryChannel(), row.send_after)
+    assert deliveries(factory, 1)[0].status == "sent"
+
+
+def test_an_acknowledgement_is_not_held_for_quiet_hours(settings, factory, published):
+    enrol(factory, START)
+    late = START + timedelta(hours=14)  # 23:00 in London: they just wrote to us
+    reply(factory, settings, "sam@example.org", "HELP", late)
+    [row] = deliveries(factory, 1)
+    assert (row.kind, row.status) == ("ack", "sent")
+
+
+def test_a_redelivered_send_task_does_not_send_a_deferred_row_early(settings, factory, published):
+    ids = _plan(settings, factory)
+    _send(factory, ids, MemoryChannel(fail_with=[TemporaryFailure("429")]), DUE)
+    with factory.begin() as session:
+        assert claim(session, ids, DUE + timedelta(seconds=30)) == []
+        assert claim(session, ids, DUE + timedelta(minutes=1)) == ids
+
+
+def test_our_own_rate_limit_uses_up_no_attempt(settings, factory, published):
+    ids = _plan(settings, factory)
+    _send(factory, ids, MemoryChannel(fail_with=[NotAttempted("SMS rate limit busy")]), DUE)
+    [row] = deliveries(factory, 1)
+    assert (row.status, row.attempts) == ("queued", 0)
+    assert "SMS rate limit busy" in row.error

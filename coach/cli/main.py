@@ -46,12 +46,14 @@ def subscribe_command(
     tz: str = typer.Option(..., help="IANA time zone, like Europe/London"),
     at: str = typer.Option("18:00", help="preferred local send time, HH:MM"),
     quiet: str = typer.Option("21:00-08:00", help="quiet hours, HH:MM-HH:MM local"),
+    discreet: bool = typer.Option(False, help="neutral SMS openers and email subjects"),
     now: str | None = now_option(),
 ) -> None:
     """Subscribe a person and start the programme for their focus quality."""
     start, _, end = quiet.partition("-")
     form = SignUp(focus=focus, timezone=tz, email=email, phone=phone, name=name, send_time=at,
-                  quiet_start=start, quiet_end=end or "08:00", source="coach subscribe")
+                  quiet_start=start, quiet_end=end or "08:00", source="coach subscribe",
+                  discreet=discreet)
     try:
         with transaction() as session:
             subscriber, enrolment = subscribe(session, form, parse_now(now))

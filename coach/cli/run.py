@@ -22,6 +22,7 @@ from coach.web.app import create_app
 def run(out: Console, host: str, port: int) -> None:
     settings = get_settings()
     settings.check_production_ready()
+    settings.check_channels()
     upgrade(settings.effective_database_url)
     with session_factory(settings.effective_database_url).begin() as session:
         for version in publish_missing_builtins(session, settings.programmes_dir):

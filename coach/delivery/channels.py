@@ -22,14 +22,25 @@ class OutgoingMessage:
     text: str
     subject: str | None = None
     html: str | None = None
+    subscriber_id: int | None = None
+    enrolment_id: int | None = None
+    kind: str = "nudge"
 
 
 class PermanentFailure(Exception):
     """The provider refused the message for good; the reason is shown to admins."""
 
 
+class AddressGone(PermanentFailure):
+    """The address must get nothing more: opted out at the carrier, or a hard bounce."""
+
+
 class TemporaryFailure(Exception):
     """Refused before acceptance (rate limit, outage): safe to try again later."""
+
+
+class NotAttempted(TemporaryFailure):
+    """Nothing reached the provider (our own rate limit, a hold-off): no attempt is used up."""
 
 
 class UnknownOutcome(Exception):
@@ -79,6 +90,14 @@ class MemoryChannel:
 
 def channel_for(name: str, settings: Settings) -> Channel:
     backend = settings.sms_backend if name == "sms" else settings.email_backend
+    if backend == "twilio":
+        from coach.delivery.twilio_sms import twilio_channel
+
+        return twilio_channel(settings)
+    if backend == "smtp":
+        from coach.delivery.smtp_email import smtp_channel
+
+        return smtp_channel(settings)
     if backend == "file":
         return FileChannel(settings.effective_outbox_file)
     if backend == "memory":

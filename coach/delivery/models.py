@@ -5,8 +5,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from coach.db import Base, UTCDateTime, utcnow
 
-QUEUED, SENDING, SENT, DELIVERED, FAILED, UNKNOWN = (
-    "queued", "sending", "sent", "delivered", "failed", "unknown"
+QUEUED, SENDING, SENT, DELIVERED, UNDELIVERED, FAILED, UNKNOWN = (
+    "queued", "sending", "sent", "delivered", "undelivered", "failed", "unknown"
 )
 
 
@@ -36,8 +36,10 @@ class Delivery(Base):
     subject: Mapped[str | None] = mapped_column(String(200))
     body_text: Mapped[str] = mapped_column(Text)  # SMS text, or the email's Markdown
     status: Mapped[str] = mapped_column(String(10), default=QUEUED)
-    provider_id: Mapped[str | None] = mapped_column(String(80))
+    provider_id: Mapped[str | None] = mapped_column(String(80), index=True)
     error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    send_after: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a deferral or a retry
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

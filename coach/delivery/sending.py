@@ -4,10 +4,12 @@ A row claimed by a sender that then dies stays ``sending`` and is later marked u
 housekeeping; it is never sent again blindly.
 """
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 from datetime import datetime
 
 from coach.db import session_factory
-from coach.delivery.channels import channel_for
+from coach.delivery.channels import Channel, channel_for
 from coach.delivery.services import SendSummary, claim, send_claimed
 from coach.settings import Settings
 
@@ -19,7 +21,23 @@ def send_deliveries(ids: list[int], now: datetime, settings: Settings) -> SendSu
     summary = SendSummary(skipped=len(ids) - len(claimed))
     if not claimed:
         return summary
-    with factory.begin() as session:
-        sent = send_claimed(session, claimed, lambda name: channel_for(name, settings), now)
+    with factory() as session, ExitStack() as open_channels:
+        sent = send_claimed(session, claimed, _batch_channels(settings, open_channels), now)
     sent.skipped += summary.skipped
     return sent
+
+
+def _batch_channels(settings: Settings, stack: ExitStack) -> Callable[[str], Channel]:
+    """One channel per name for the whole batch; one that holds a connection (SMTP) keeps it
+    until the batch is done, instead of a new connection and TLS handshake per message."""
+    made: dict[str, Channel] = {}
+
+    def channel(name: str) -> Channel:
+        if name not in made:
+            new = channel_for(name, settings)
+            if isinstance(new, AbstractContextManager):
+                stack.enter_context(new)
+            made[name] = new
+        return made[name]
+
+    return channel

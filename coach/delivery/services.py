@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from coach.delivery.channels import (
+    AddressGone,
     Channel,
+    NotAttempted,
     OutgoingMessage,
     PermanentFailure,
     TemporaryFailure,
@@ -24,6 +26,10 @@ from coach.subscribers.models import Subscriber
 log = logging.getLogger(__name__)
 # The one message that may go to an address after it opted out: the confirmation of it.
 ALLOWED_AFTER_OPT_OUT = "confirm"
+# Planned by the schedule, so they keep quiet hours; acknowledgements answer a person at once.
+SCHEDULED_KINDS = frozenset({"nudge", "checkin", "repeat", "reminder", "closing", "notice"})
+MAX_ATTEMPTS = 8
+RETRY_BASE, RETRY_CAP = timedelta(minutes=1), timedelta(hours=1)
 
 
 def delivery_row(
@@ -59,11 +65,13 @@ def insert_deliveries(session: Session, rows: list[dict[str, Any]]) -> list[int]
 
 
 def claim(session: Session, ids: Iterable[int], now: datetime) -> list[int]:
-    """queued -> sending, for the rows nobody else has claimed; returns the ones we got."""
+    """queued -> sending, for the rows nobody else has claimed and whose time has come (a
+    deferral or a retry waits for ``send_after``); returns the ones we got."""
     statement = (
         update(Delivery)
-        .where(Delivery.id.in_(list(ids)), Delivery.status == QUEUED)
-        .values(status=SENDING, claimed_at=now)
+        .where(Delivery.id.in_(list(ids)), Delivery.status == QUEUED,
+               or_(Delivery.send_after.is_(None), Delivery.send_after <= now))
+        .values(status=SENDING, claimed_at=now, attempts=Delivery.attempts + 1)
         .returning(Delivery.id)
     )
     return list(session.scalars(statement))
@@ -75,6 +83,7 @@ class SendSummary:
     failed: int = 0
     unknown: int = 0
     retry: int = 0
+    deferred: int = 0
     skipped: int = 0
 
     def as_dict(self) -> dict[str, int]:
@@ -84,13 +93,17 @@ class SendSummary:
 def send_claimed(
     session: Session, ids: list[int], channels: Callable[[str], Channel], now: datetime
 ) -> SendSummary:
-    """Send rows already claimed by :func:`claim`; every row leaves ``sending``."""
+    """Send rows already claimed by :func:`claim`; every row leaves ``sending``, and each
+    outcome is committed as soon as it is known."""
     summary = SendSummary()
     rows = session.execute(
         select(Delivery, Subscriber).join(Subscriber).where(Delivery.id.in_(ids))
     ).all()
     for delivery, subscriber in rows:
         _send_one(delivery, subscriber, channels(delivery.channel), now, summary)
+        # Each outcome is final before the next send: a status callback for this message may
+        # come within seconds (coach/delivery/status.py) and must not meet an open batch.
+        session.commit()
     return summary
 
 
@@ -102,25 +115,69 @@ def _send_one(
         delivery.status, delivery.error = FAILED, f"not sent: {delivery.channel} opted out"
         summary.skipped += 1
         return
-    # The HTML part is made here, by the sender, not by the sweep: senders scale out.
-    html = markdown_to_html(delivery.body_text) if delivery.channel == "email" else None
-    message = OutgoingMessage(delivery.id, delivery.channel, delivery.address,
-                              delivery.body_text, delivery.subject, html)
+    clock = subscriber.clock()
+    if delivery.kind in SCHEDULED_KINDS and clock.in_quiet_hours(now):
+        # A batch delayed into quiet hours waits for the morning: deferred, never dropped.
+        _retry_at(delivery, clock.end_of_quiet_hours(now), "deferred: quiet hours where they are")
+        summary.deferred += 1
+        return
     try:
-        delivery.provider_id = channel.send(message)
+        delivery.provider_id = channel.send(_message(delivery, subscriber))
+        if _moved_on(delivery):  # a status callback came first: it knows better
+            delivery.sent_at = now
+            summary.sent += 1
+            return
     except TemporaryFailure as error:
-        delivery.status, delivery.error = QUEUED, f"will retry: {error}"[:500]
-        summary.retry += 1
+        if isinstance(error, NotAttempted):
+            delivery.attempts -= 1
+        _after_temporary_failure(delivery, now, str(error), summary)
     except PermanentFailure as error:
         delivery.status, delivery.error = FAILED, str(error)[:500]
         summary.failed += 1
+        if isinstance(error, AddressGone):
+            subscriber.set_consent(delivery.channel, False, now, str(error)[:80])
     except UnknownOutcome as error:
+        if _moved_on(delivery):
+            return
         delivery.status, delivery.error = UNKNOWN, f"outcome unknown: {error}"[:500]
         summary.unknown += 1
     else:
-        delivery.status, delivery.sent_at = SENT, now
+        delivery.status, delivery.sent_at, delivery.error = SENT, now, None
         summary.sent += 1
     log.info("delivery %s %s via %s", delivery.id, delivery.status, delivery.channel)
+
+
+def _moved_on(delivery: Delivery) -> bool:
+    """Whether a status callback has moved the row on from ``sending`` while we sent it."""
+    session = object_session(delivery)
+    assert session is not None
+    return session.scalar(select(Delivery.status).where(Delivery.id == delivery.id)) != SENDING
+
+
+def _message(delivery: Delivery, subscriber: Subscriber) -> OutgoingMessage:
+    # The HTML part is made here, by the sender, not by the sweep: senders scale out.
+    html = markdown_to_html(delivery.body_text) if delivery.channel == "email" else None
+    return OutgoingMessage(delivery.id, delivery.channel, delivery.address, delivery.body_text,
+                           delivery.subject, html, subscriber.id, delivery.enrolment_id,
+                           delivery.kind)
+
+
+def _after_temporary_failure(
+    delivery: Delivery, now: datetime, reason: str, summary: SendSummary
+) -> None:
+    if delivery.attempts >= MAX_ATTEMPTS:
+        delivery.status = FAILED
+        delivery.error = f"gave up after {delivery.attempts} attempts: {reason}"[:500]
+        summary.failed += 1
+        return
+    backoff = min(RETRY_BASE * 2 ** (delivery.attempts - 1), RETRY_CAP)
+    _retry_at(delivery, now + backoff, f"will retry: {reason}")
+    summary.retry += 1
+
+
+def _retry_at(delivery: Delivery, when: datetime, reason: str) -> None:
+    delivery.status, delivery.send_after = QUEUED, when
+    delivery.error = f"{reason} (next try {when:%Y-%m-%d %H:%M} UTC)"[:500]
 
 
 def mark_stale_sending(session: Session, now: datetime, older_than: timedelta) -> int:
@@ -133,10 +190,14 @@ def mark_stale_sending(session: Session, now: datetime, older_than: timedelta) -
     return result.rowcount  # type: ignore[attr-defined, no-any-return]
 
 
-def stale_queued(session: Session, now: datetime, older_than: timedelta, limit: int) -> list[int]:
-    """Rows still queued long after planning: their send task was lost, so enqueue again."""
+def due_queued(session: Session, now: datetime, lost_after: timedelta, limit: int) -> list[int]:
+    """Queued rows to enqueue again: a retry or deferral whose time has come, or a row whose
+    send task was lost (still queued long after it was planned)."""
     return list(session.scalars(
         select(Delivery.id)
-        .where(Delivery.status == QUEUED, Delivery.created_at < now - older_than)
+        .where(Delivery.status == QUEUED, or_(
+            Delivery.send_after <= now,
+            and_(Delivery.send_after.is_(None), Delivery.created_at < now - lost_after),
+        ))
         .order_by(Delivery.id).limit(limit)
     ))

@@ -53,8 +53,12 @@ class Outcome:
 
 
 def record_reply(
-    session: Session, sender: str, text: str, now: datetime, provider_id: str | None = None
+    session: Session, sender: str, text: str, now: datetime, provider_id: str | None = None,
+    carrier_keyword: str | None = None,
 ) -> Outcome:
+    """``carrier_keyword`` (stop, start or help) is one the carrier already acted on and
+    answered (Twilio's Advanced Opt-Out): it decides the intent, and we plan no reply of our own
+    to it, so the person does not get two."""
     channel, address = channel_and_address(sender)
     subscriber = find_by_address(session, address)
     if subscriber is None:
@@ -64,7 +68,8 @@ def record_reply(
                                        ).first():
         return Outcome(None, "duplicate", duplicate=True)
     text = text.replace("\x00", "")  # carries no meaning, and PostgreSQL text refuses it
-    intent = parse(text)
+    intent = Intent(carrier_keyword, label=carrier_keyword.upper()) if carrier_keyword \
+        else parse(text)
     enrolment = current_enrolment(session, subscriber.id)
     reply = Reply(subscriber_id=subscriber.id, enrolment_id=enrolment.id if enrolment else None,
                   channel=channel, provider_id=provider_id, text=text, intent=intent.kind,
@@ -72,7 +77,9 @@ def record_reply(
     session.add(reply)
     session.flush()
     log.info("reply %s from subscriber %s: %s", reply.id, subscriber.id, intent.kind)
-    return Handler(session, subscriber, enrolment, channel, reply, now).handle(intent, text)
+    handler = Handler(session, subscriber, enrolment, channel, reply, now,
+                      carrier_answered=carrier_keyword is not None)
+    return handler.handle(intent, text)
 
 
 @dataclass
@@ -83,6 +90,7 @@ class Handler:
     channel: str
     reply: Reply
     now: datetime
+    carrier_answered: bool = False
     decision_action: str | None = None
 
     def handle(self, intent: Intent, text: str) -> Outcome:
@@ -104,7 +112,8 @@ class Handler:
             case _:
                 acks = [self._answer(intent, text)]
         outcome.decision = self.decision_action
-        outcome.acks = self._plan_acks([a for a in acks if a is not None])
+        if not self.carrier_answered:
+            outcome.acks = self._plan_acks([a for a in acks if a is not None])
         return outcome
 
     # Consent ---------------------------------------------------------------------------------
@@ -197,7 +206,8 @@ class Handler:
         rows = []
         for number, (template, extra) in enumerate(acks):
             kind = extra.pop("kind", "ack")
-            rendered = render_message(template, {**self._variables(), **extra})
+            rendered = render_message(template, {**self._variables(), **extra},
+                                      discreet=self.subscriber.discreet)
             key = f"r{self.reply.id}:{number}:{template}:{self.channel}"
             rows.append(delivery_row(key, self.subscriber, self.channel, kind, rendered,
                                      self.now, enrolment_id=self.enrolment.id if self.enrolment

@@ -3,6 +3,10 @@
 Templates get plain data only. A step template defines the blocks ``sms``, ``subject`` and
 ``email`` (Markdown); the renderer appends the check-in question and turns the Markdown into a
 text part and an HTML part.
+
+Discreet delivery (``discreet=True``) keeps the topic off a lock screen: the optional blocks
+``sms_discreet`` and ``subject_discreet`` replace ``sms`` and ``subject`` when a template has
+them; otherwise the subject is neutral and the SMS starts with a neutral line and a blank one.
 """
 
 from dataclasses import dataclass
@@ -16,7 +20,11 @@ from markdown_it import MarkdownIt
 from coach.settings import PROJECT_ROOT
 
 BLOCKS = ("sms", "subject", "email")
+DISCREET_BLOCKS = ("sms_discreet", "subject_discreet")
 REPEAT_OPENER = "Once more, no hurry: "
+NEUTRAL_SUBJECT = "A note from coach"
+# Short, because every character counts toward the SMS's segments (the validator counts it).
+NEUTRAL_OPENER = "From coach.\n\n"
 GSM7 = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
@@ -52,31 +60,43 @@ def compile_step(source: str, name: str) -> Template:
     return environment.template_class.from_code(environment, code, environment.make_globals(None))
 
 
-def render_blocks(template: Template, variables: dict[str, Any]) -> dict[str, str]:
+def render_blocks(
+    template: Template, variables: dict[str, Any], discreet: bool = False
+) -> dict[str, str]:
+    """The text of each block; the discreet ones only when asked for and present."""
     missing = [block for block in BLOCKS if block not in template.blocks]
     if missing:
         raise ValueError(f"template has no block {', '.join(missing)}")
     context = template.new_context(variables)
-    return {name: "".join(template.blocks[name](context)).strip() for name in BLOCKS}
+    extra = [block for block in DISCREET_BLOCKS if discreet and block in template.blocks]
+    return {name: "".join(template.blocks[name](context)).strip() for name in (*BLOCKS, *extra)}
 
 
-def render_step(step: dict[str, Any], variables: dict[str, Any], repeat: bool = False) -> Rendered:
+def render_step(step: dict[str, Any], variables: dict[str, Any], repeat: bool = False,
+                discreet: bool = False) -> Rendered:
     template = compile_step(step["source"], step["template"])
-    blocks = render_blocks(template, {**variables, "week": step["week"]})
-    question = step.get("checkin")
-    sms, email = blocks["sms"], blocks["email"]
+    blocks = render_blocks(template, {**variables, "week": step["week"]}, discreet)
+    return _assemble(blocks, step.get("checkin"), repeat, discreet)
+
+
+def render_message(name: str, variables: dict[str, Any], discreet: bool = False) -> Rendered:
+    """System messages (acknowledgements, help, notices) from templates/messages/."""
+    template = _messages().get_template(f"{name}.j2")
+    return _assemble(render_blocks(template, variables, discreet), None, False, discreet)
+
+
+def _assemble(blocks: dict[str, str], question: str | None, repeat: bool,
+              discreet: bool) -> Rendered:
+    own_sms = blocks.get("sms_discreet", "")  # present only when rendering discreetly
+    sms, email = own_sms or blocks["sms"], blocks["email"]
     if question:
         sms, email = f"{sms}\n\n{question}", f"{email}\n\n**{question}**"
     if repeat:
         sms = REPEAT_OPENER + sms
-    return Rendered(sms, blocks["subject"], email)
-
-
-def render_message(name: str, variables: dict[str, Any]) -> Rendered:
-    """System messages (acknowledgements, help, notices) from templates/messages/."""
-    template = _messages().get_template(f"{name}.j2")
-    blocks = render_blocks(template, variables)
-    return Rendered(blocks["sms"], blocks["subject"], blocks["email"])
+    if discreet and not own_sms:
+        sms = NEUTRAL_OPENER + sms
+    subject = (blocks.get("subject_discreet") or NEUTRAL_SUBJECT) if discreet else blocks["subject"]
+    return Rendered(sms, subject, email)
 
 
 @lru_cache

@@ -10,7 +10,15 @@ from jinja2.exceptions import SecurityError
 
 from coach.programmes.loader import Loaded, Problem, load_programme
 from coach.programmes.qualities import other_qualities, quality_name
-from coach.programmes.render import REPEAT_OPENER, compile_step, render_step, sms_segments
+from coach.programmes.render import (
+    BLOCKS,
+    DISCREET_BLOCKS,
+    REPEAT_OPENER,
+    compile_step,
+    render_blocks,
+    render_step,
+    sms_segments,
+)
 
 MAX_SMS_SEGMENTS = 2
 SAMPLE_NAME = "Alexandra"
@@ -45,38 +53,73 @@ def sample_variables(definition: dict[str, Any], with_answers: bool) -> dict[str
 def _check_step(folder: Path, step: dict[str, Any], definition: dict[str, Any]) -> list[Problem]:
     path = str(folder / step["template"])
     try:
-        compile_step(step["source"], step["template"])
+        template = compile_step(step["source"], step["template"])
     except TemplateSyntaxError as error:
         return [Problem(path, error.lineno, f"template syntax: {error.message}")]
-    problems = []
+    problems = _unknown_blocks(path, step, template)
     for with_answers in (True, False):
+        variables = sample_variables(definition, with_answers)
         try:
-            rendered = render_step(step, sample_variables(definition, with_answers))
+            plain = render_step(step, variables)
+            discreet = render_step(step, variables, discreet=True)
+            blocks = render_blocks(template, {**variables, "week": step["week"]}, discreet=True)
         except (UndefinedError, SecurityError) as error:
             where = "with saved answers" if with_answers else "before any answer is saved"
-            line = _template_line(error, compile_step(step["source"], step["template"]))
-            return [Problem(path, line,
+            return [Problem(path, _template_line(error, template),
                             f"{error.message} (rendering {where})")]
         except ValueError as error:
             return [Problem(path, 1, str(error))]
-        problems += _check_sms(path, step, rendered.sms)
-        if not rendered.subject:
+        too_long = _check_sms(path, step, plain.sms, "sms")
+        block = "sms_discreet" if "sms_discreet" in blocks else "sms"
+        if block != "sms" or not too_long:  # one report per block is enough
+            too_long += _check_sms(path, step, discreet.sms, block, " for discreet delivery")
+        problems += too_long + _check_discreet(path, step, blocks, definition)
+        if not plain.subject:
             problems.append(Problem(path, _block_line(step, "subject"),
                                     "the subject block is empty"))
     return sorted(set(problems), key=lambda p: p.line)
 
 
-def _check_sms(path: str, step: dict[str, Any], sms: str) -> list[Problem]:
+def _unknown_blocks(path: str, step: dict[str, Any], template: Template) -> list[Problem]:
+    """A misspelt block (``sms_discrete``) would be silently ignored: say so instead."""
+    known = (*BLOCKS, *DISCREET_BLOCKS)
+    return [Problem(path, _block_line(step, name),
+                    f"unknown block {name!r}; the blocks are {', '.join(known)}")
+            for name in template.blocks if name not in known]
+
+
+def _check_sms(path: str, step: dict[str, Any], sms: str, block: str,
+               variant: str = "") -> list[Problem]:
     texts = [sms] + ([REPEAT_OPENER + sms] if step["practice"] else [])
     for text in texts:
         segments, encoding = sms_segments(text)
         if segments > MAX_SMS_SEGMENTS:
             hint = " (curly quotes, long dashes or emoji force UCS-2)" * (encoding == "UCS-2")
-            what = "as a repeat " if text is not sms else ""
-            message = (f"SMS {what}needs {segments} segments in {encoding}, {len(text)} "
+            what = " as a repeat" if text is not sms else ""
+            message = (f"SMS{variant}{what} needs {segments} segments in {encoding}, {len(text)} "
                        f"characters; keep it within {MAX_SMS_SEGMENTS}{hint}")
-            return [Problem(path, _block_line(step, "sms"), message)]
+            return [Problem(path, _block_line(step, block), message)]
     return []
+
+
+def _check_discreet(path: str, step: dict[str, Any], blocks: dict[str, str],
+                    definition: dict[str, Any]) -> list[Problem]:
+    """A step's own discreet blocks: not empty, and not naming the topic they exist to hide."""
+    topic = [word for word in (quality_name(definition.get("quality", "")),
+                               definition.get("title", "")) if word]
+    problems = []
+    for block in DISCREET_BLOCKS:
+        if block not in blocks:
+            continue
+        named = [word for word in topic if word.casefold() in blocks[block].casefold()]
+        if not blocks[block]:
+            message = f"the {block} block is empty"
+        elif named:
+            message = f"the {block} block names the topic ({named[0]!r}); keep it neutral"
+        else:
+            continue
+        problems.append(Problem(path, _block_line(step, block), message))
+    return problems
 
 
 def _template_line(error: Exception, template: Template) -> int:

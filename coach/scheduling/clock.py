@@ -11,6 +11,7 @@ Daylight saving is handled deliberately:
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 DAY = timedelta(days=1)
@@ -29,7 +30,7 @@ class LocalClock:
     zone: ZoneInfo = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "zone", ZoneInfo(self.timezone))
+        object.__setattr__(self, "zone", _zone(self.timezone))
 
     def local(self, instant: datetime) -> datetime:
         return instant.astimezone(self.zone)
@@ -60,7 +61,7 @@ class LocalClock:
         for offset in range(3):
             candidate = self.at(day + offset * DAY, self.usual_time())
             if self.in_quiet_hours(candidate):
-                candidate = self._end_of_quiet_hours(candidate)
+                candidate = self.end_of_quiet_hours(candidate)
             if candidate >= earliest:
                 return candidate
         raise AssertionError("no send time within three days")  # pragma: no cover
@@ -70,10 +71,17 @@ class LocalClock:
         day = self.local(instant).date() + days * DAY
         return self.next_send_time(self.at(day, time(0, 0)))
 
-    def _end_of_quiet_hours(self, instant: datetime) -> datetime:
+    def end_of_quiet_hours(self, instant: datetime) -> datetime:
         local = self.local(instant)
         day = local.date() if local.time() < self.quiet_end else local.date() + DAY
         return self.at(day, self.quiet_end)
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    """Hold every zone seen: ZoneInfo itself keeps only the last 8 strongly, so a sweep over
+    more zones than that re-read zone files from disk for nearly every subscriber."""
+    return ZoneInfo(name)
 
 
 def cap_reason(clock: LocalClock, recent_sends: list[datetime], instant: datetime) -> str | None:

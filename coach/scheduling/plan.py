@@ -6,9 +6,7 @@ the same way.
 
 from dataclasses import dataclass, fields
 from datetime import datetime
-from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from coach.delivery.services import delivery_row
 from coach.programmes.qualities import other_qualities, quality_name
@@ -52,16 +50,7 @@ def uncached(version_ids: set[int]) -> list[int]:
 
 
 def clock_of(subscriber: Subscriber) -> LocalClock:
-    _keep_zone(subscriber.timezone)
-    return LocalClock(subscriber.timezone, subscriber.send_time, subscriber.quiet_start,
-                      subscriber.quiet_end)
-
-
-@cache
-def _keep_zone(name: str) -> ZoneInfo:
-    """Hold every zone seen: ZoneInfo itself keeps only the last 8 strongly, so a sweep over
-    more zones than that re-read the zone file from disk for nearly every subscriber."""
-    return ZoneInfo(name)
+    return subscriber.clock()
 
 
 def recent_sends(subscriber: Subscriber) -> list[datetime]:
@@ -99,13 +88,13 @@ def variables(subscriber: Subscriber, enrolment: Enrolment, prog: Programme) -> 
 
 def render_send(send: Send, subscriber: Subscriber, enrolment: Enrolment,
                 prog: Programme) -> Rendered:
-    data = variables(subscriber, enrolment, prog)
+    data, discreet = variables(subscriber, enrolment, prog), subscriber.discreet
     if send.kind == "notice":
-        return render_message(send.notice or "", data)
+        return render_message(send.notice or "", data, discreet)
     step = prog.steps[send.step or 0]
     if send.kind == "reminder":
-        return render_message("reminder", {**data, "question": step["checkin"]})
-    return render_step(step, data, repeat=send.kind == "repeat")
+        return render_message("reminder", {**data, "question": step["checkin"]}, discreet)
+    return render_step(step, data, repeat=send.kind == "repeat", discreet=discreet)
 
 
 def outbox_row(send: Send, subscriber: Subscriber, enrolment: Enrolment, prog: Programme,

@@ -7,12 +7,12 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from coach.db import session_factory
-from coach.delivery.services import mark_stale_sending, stale_queued
+from coach.delivery.services import due_queued, mark_stale_sending
 from coach.scheduling.sweep import sweep
 from coach.settings import Settings
 
 STALE_SENDING = timedelta(minutes=10)
-STALE_QUEUED = timedelta(minutes=10)  # longer than a busy queue takes to drain
+LOST_AFTER = timedelta(minutes=10)  # longer than a busy queue takes to drain
 
 
 def run_sweep(
@@ -41,7 +41,7 @@ def _housekeeping(
 ) -> tuple[int, list[int]]:
     with factory.begin() as session:
         unknown = mark_stale_sending(session, now, STALE_SENDING)
-        lost = stale_queued(session, now, STALE_QUEUED, settings.sweep_batch_size)
+        lost = due_queued(session, now, LOST_AFTER, settings.sweep_batch_size)
     return unknown, lost
 
 

@@ -1,10 +1,11 @@
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, String, Time
+from sqlalchemy import JSON, String, Time, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from coach.db import Base, UTCDateTime, utcnow
+from coach.scheduling.clock import LocalClock
 
 CHANNELS = ("sms", "email")
 
@@ -27,6 +28,8 @@ class Subscriber(Base):
     quiet_start: Mapped[time] = mapped_column(Time)
     quiet_end: Mapped[time] = mapped_column(Time)
     preferred_channel: Mapped[str] = mapped_column(String(8))
+    # Discreet delivery: lock-screen previews and subjects that do not reveal the topic.
+    discreet: Mapped[bool] = mapped_column(default=False, server_default=false())
     sms_consent: Mapped[bool] = mapped_column(default=False)
     sms_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sms_consent_source: Mapped[str | None] = mapped_column(String(80))
@@ -38,6 +41,9 @@ class Subscriber(Base):
     flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     flag_reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def clock(self) -> LocalClock:
+        return LocalClock(self.timezone, self.send_time, self.quiet_start, self.quiet_end)
 
     def address(self, channel: str) -> str | None:
         return self.phone if channel == "sms" else self.email

@@ -31,6 +31,7 @@ class SignUp:
     quiet_start: str = "21:00"
     quiet_end: str = "08:00"
     source: str = "signup"
+    discreet: bool = False  # lock-screen previews and subjects that do not reveal the topic
 
 
 def find_by_address(session: Session, address: str) -> Subscriber | None:
@@ -120,6 +121,7 @@ def _subscriber(session: Session, existing: Subscriber | None, email: str | None
     subscriber.send_time, subscriber.quiet_start, subscriber.quiet_end = (
         clock.send_time, clock.quiet_start, clock.quiet_end)
     subscriber.preferred_channel = "sms" if phone else "email"
+    subscriber.discreet = form.discreet or subscriber.discreet
     session.add(subscriber)
     session.flush()
     for channel, given in (("email", email), ("sms", phone)):

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from coach.db import session_factory, utcnow
 from coach.settings import Settings
-from coach.web import inbox
+from coach.web import hooks_email, hooks_twilio, inbox, unsubscribe
 from coach.web.context import Enqueue, Web
 
 
@@ -20,6 +20,9 @@ def create_app(settings: Settings, enqueue: Enqueue,
                clock: Callable[[], datetime] = utcnow) -> Starlette:
     web = Web(settings, session_factory(settings.effective_database_url), enqueue, clock)
     routes = [Route("/health", _health(web))]
+    routes += hooks_email.routes(web)
+    routes += unsubscribe.routes(web)
+    routes += hooks_twilio.routes(web)
     if settings.env != "production":  # the dev inbox shows everyone's replies to anyone
         routes += inbox.routes(web)
     return Starlette(routes=routes)

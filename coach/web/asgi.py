@@ -9,6 +9,7 @@ def _app():  # type: ignore[no-untyped-def]
 
     settings = get_settings()
     settings.check_production_ready()
+    settings.check_channels()
     return create_app(settings, lambda ids: send.delay(ids))
 
 

@@ -91,13 +91,14 @@ def test_the_same_send_task_delivered_twice_sends_once(pg_settings, worker, clie
     factory = _ready(pg_settings)
     enrol(factory, START)
     planned: list[int] = []
-    run_sweep(START + timedelta(hours=9, minutes=30), pg_settings, planned.extend)  # plan only
+    due = START + timedelta(hours=9, minutes=30)
+    run_sweep(due, pg_settings, planned.extend)  # plan only
     assert len(planned) == 1
     for _ in range(3):
-        client.send_task("coach.send", args=[planned])
+        client.send_task("coach.send", args=[planned, due.isoformat()])
     wait_until(lambda: _all_settled(factory, 1))
     wait_until(lambda: worker.outbox())
-    client.send_task("coach.send", args=[planned])
+    client.send_task("coach.send", args=[planned, due.isoformat()])
     time.sleep(1.5)
     assert len(worker.outbox()) == 1
     assert _statuses(factory) == [("nudge", "sent")]
@@ -137,7 +138,7 @@ def test_stop_after_a_nudge_was_planned_still_sends_nothing(pg_settings, worker,
     planned: list[int] = []
     run_sweep(due, pg_settings, planned.extend)  # the nudge is in the outbox, not yet sent
     reply(factory, pg_settings, "sam@example.org", "STOP", due)
-    client.send_task("coach.send", args=[planned])
+    client.send_task("coach.send", args=[planned, due.isoformat()])
     wait_until(lambda: _all_settled(factory, 2))
     assert _statuses(factory) == [("nudge", "failed"), ("confirm", "sent")]
     assert [m["subject"] for m in worker.outbox()] == ["You're unsubscribed"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from coach.programmes.loader import Loaded, Problem
-from coach.programmes.render import REPEAT_OPENER, sms_segments
+from coach.programmes.render import NEUTRAL_OPENER, REPEAT_OPENER, sms_segments
 from coach.programmes.validate import validate_folder
 
 QUESTION = "How did it go? Reply 1 (hard) to 5 (easy), or a few words."
@@ -399,8 +399,16 @@ def test_an_empty_subject(tmp_path: Path, subject: str) -> None:
 
 
 def test_sms_within_two_gsm7_segments_is_fine(tmp_path: Path) -> None:
-    folder = make(tmp_path, welcome=template(sms="a" * 306))
+    # Discreet delivery puts a neutral opener first; the SMS must fit with it too.
+    folder = make(tmp_path, welcome=template(sms="a" * (306 - len(NEUTRAL_OPENER))))
     assert validate_folder(folder).problems == []
+
+
+def test_sms_that_fits_only_without_the_discreet_opener(tmp_path: Path) -> None:
+    folder = make(tmp_path, welcome=template(sms="a" * 306))
+    problem = one_problem(validate_folder(folder))
+    assert (problem.file, problem.line) == (step_file(folder, "welcome"), 1)
+    assert "for discreet delivery needs 3 segments in GSM-7" in problem.message
 
 
 def test_sms_over_two_gsm7_segments(tmp_path: Path) -> None:
@@ -412,7 +420,8 @@ def test_sms_over_two_gsm7_segments(tmp_path: Path) -> None:
 
 
 def test_sms_within_two_ucs2_segments_is_fine(tmp_path: Path) -> None:
-    folder = make(tmp_path, welcome=template(sms="it’s " + "a" * 129))  # 134 characters
+    sms = "it’s " + "a" * (129 - len(NEUTRAL_OPENER))  # 134 characters with the opener
+    folder = make(tmp_path, welcome=template(sms=sms))
     assert validate_folder(folder).problems == []
 
 
@@ -427,7 +436,7 @@ def test_sms_over_two_ucs2_segments_because_of_a_curly_quote(tmp_path: Path) -> 
 
 
 def test_the_check_in_question_counts_towards_the_sms(tmp_path: Path) -> None:
-    sms = "a" * (306 - len(QUESTION) - 2)
+    sms = "a" * (306 - len(QUESTION) - 2 - len(NEUTRAL_OPENER))
     assert validate_folder(make(tmp_path, w1_checkin=template(sms=sms))).problems == []
     folder = make(tmp_path / "longer", w1_checkin=template(sms=sms + "a"))
     problem = one_problem(validate_folder(folder))
@@ -442,8 +451,8 @@ def test_a_practice_sms_must_also_fit_when_sent_as_a_repeat(tmp_path: Path) -> N
     assert (problem.file, problem.line) == (step_file(folder, "w1-practice"), 1)
     assert "as a repeat" in problem.message
     # The same text on a step that is never repeated is fine.
-    other = make(tmp_path / "other", w1_checkin=template(sms="a" * (306 - len(QUESTION) - 2)),
-                 welcome=template(sms=sms))
+    fits = "a" * (306 - len(QUESTION) - 2 - len(NEUTRAL_OPENER))
+    other = make(tmp_path / "other", w1_checkin=template(sms=fits), welcome=template(sms=sms))
     assert validate_folder(other).problems == []
 
 

@@ -1,0 +1,158 @@
+"""Peers for the Twilio channel: Prism serving Twilio's API spec, and a small server of our own
+for Twilio's error codes (which the spec lacks).
+
+Prism comes from ``make peers`` (into ``.peers/``); the spec from ``COACH_TEST_TWILIO_SPEC``,
+by default ``shared/peers/`` beside the repository, as CI lays it out. Missing either, the
+tests that need it skip with a message, and fail in CI.
+"""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import pytest
+import redis
+
+from coach.delivery import twilio_sms
+from coach.settings import PROJECT_ROOT, Settings, get_settings
+from tests.channels_twilio.fake_twilio import FakeTwilio
+
+PRISM = PROJECT_ROOT / ".peers" / "node_modules" / ".bin" / "prism"
+SPEC = Path(os.environ.get("COACH_TEST_TWILIO_SPEC",
+                           PROJECT_ROOT.parent / "shared" / "peers" / "twilio_api_v2010.json"))
+ACCOUNT_SID = "AC" + "a" * 32  # the account in the spec's examples
+AUTH_TOKEN = "0123456789abcdef" * 2
+SENDER = "+15005550006"
+PUBLIC_URL = "https://coach.example.org"
+
+
+def need_peer(message: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"CI needs {message}", pytrace=False)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def prism_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Prism serving Twilio's spec on a free local port, for the whole session."""
+    if not PRISM.exists():
+        need_peer(f"Prism is not installed at {PRISM}; run `make peers`")
+    if not SPEC.exists():
+        need_peer(f"Twilio's API spec is not at {SPEC}; set COACH_TEST_TWILIO_SPEC")
+    port, log = free_port(), tmp_path_factory.mktemp("prism") / "prism.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(port), "-v", "warn", str(SPEC)],
+            stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_answers(url, process, log)
+        yield url
+    finally:
+        _stop(process)
+
+
+def _wait_until_answers(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            need_peer(f"Prism exited with {process.returncode}: {log.read_text()[-2000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except urllib.error.HTTPError:
+            return  # it answered (404: no such path in the spec)
+        except OSError:
+            time.sleep(0.1)
+    need_peer(f"Prism did not answer within 60 s: {log.read_text()[-2000:]}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop Prism's process group (its own session: node and anything it started)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+@pytest.fixture(scope="session")
+def fake_server() -> Iterator[FakeTwilio]:
+    server = FakeTwilio()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_twilio(fake_server: FakeTwilio) -> Iterator[FakeTwilio]:
+    """The error server, with no script and no requests yet."""
+    fake_server.script()
+    yield fake_server
+    fake_server.release.set()
+
+
+@pytest.fixture
+def closed_port_url() -> str:
+    """A local URL where nothing listens: connecting is refused."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture
+def use_twilio(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., Settings]]:
+    """Switch this test's settings to the Twilio channel, its API at the URL given.
+
+    Also visible to code that calls get_settings(). Waits are made short: in-call retries,
+    the hold-off after them, and (when asked) the read timeout.
+    """
+    monkeypatch.setattr(twilio_sms, "RETRY_DELAYS", (0.01, 0.01))
+    monkeypatch.setattr(twilio_sms, "HOLD_OFF", 0.0)
+    redis.Redis.from_url(redis_url).delete(f"coach:send-rate:{SENDER}")
+    twilio_sms.close_channels()
+
+    def use(api_url: str, read_timeout: float = 10.0, **overrides: str) -> Settings:
+        monkeypatch.setattr(twilio_sms, "READ_TIMEOUT", read_timeout)
+        values = {"SMS_BACKEND": "twilio", "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+                  "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_FROM": SENDER,
+                  "TWILIO_API_URL": api_url, "PUBLIC_URL": PUBLIC_URL,
+                  "RATE_LIMIT_REDIS_URL": redis_url, "SMS_RATE_PER_SECOND": "1000",
+                  "DATA_DIR": str(tmp_path), "ENV": "test", **overrides}
+        for key, value in values.items():
+            monkeypatch.setenv(f"COACH_{key}", value)
+        get_settings.cache_clear()
+        return get_settings()
+
+    yield use
+    twilio_sms.close_channels()
+    get_settings.cache_clear()
+
+
+def record_requests(channel: twilio_sms.TwilioChannel) -> list[dict[str, Any]]:
+    """What the channel's HTTP client sends from now on: url, auth header and form fields."""
+    seen: list[dict[str, Any]] = []
+
+    def hook(response: Any, *args: Any, **kwargs: Any) -> None:
+        request = response.request
+        seen.append({"url": request.url, "auth": request.headers.get("Authorization"),
+                     "form": dict(parse_qsl(request.body))})
+
+    channel.client.http_client.request_hooks["response"].append(hook)
+    return seen

@@ -1,0 +1,84 @@
+"""Fixtures for inbound email: the app with an inbound secret, on a clock the test moves, and
+raw messages built with the standard library as mail services post them."""
+
+from collections.abc import Iterator
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.testclient import TestClient
+
+from coach.settings import Settings, get_settings
+from coach.subscribers.models import Subscriber
+from coach.subscribers.tokens import make_token
+from coach.web.app import create_app
+from tests.web.support import Clock, Enqueue
+
+SECRET = "inbound-secret-for-tests"
+HOOK = "/hooks/email/inbound"
+SAM = "sam@example.org"
+
+
+@pytest.fixture
+def mail_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    monkeypatch.setenv("COACH_INBOUND_EMAIL_SECRET", SECRET)
+    monkeypatch.setenv("COACH_EMAIL_REPLY_DOMAIN", "coach.example")
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def enqueue(mail_settings: Settings, clock: Clock) -> Enqueue:
+    return Enqueue(mail_settings, clock)
+
+
+@pytest.fixture
+def client(mail_settings: Settings, published: None, clock: Clock,
+           enqueue: Enqueue) -> Iterator[TestClient]:
+    with TestClient(create_app(mail_settings, enqueue, clock=clock)) as test_client:
+        yield test_client
+
+
+def reply_to(settings: Settings, subscriber_id: int) -> str:
+    """The Reply-To address our emails carry for this subscriber."""
+    return f"reply+{make_token(settings.secret_key, subscriber_id, 'reply')}@coach.example"
+
+
+def email(body: str, *, sender: str = f"Sam <{SAM}>", to: str = "coach@coach.example",
+          message_id: str = "<reply-1@mail.example.org>", html: bool = False,
+          **headers: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = "Re: How did it go?"
+    message["Date"] = format_datetime(Clock().now)
+    message["Message-ID"] = message_id
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    message.set_content(body, subtype="html" if html else "plain")
+    return message
+
+
+def post(client: TestClient, message: EmailMessage | bytes, secret: str | None = SECRET,
+         **options: Any) -> httpx.Response:
+    raw = message if isinstance(message, bytes) else message.as_bytes()
+    headers = {"Content-Type": "message/rfc822"}
+    if secret is not None:
+        headers["X-Coach-Secret"] = secret
+    return client.post(HOOK, content=raw, headers=headers, **options)
+
+
+def set_discreet(factory: sessionmaker[Session], subscriber_id: int) -> None:
+    with factory.begin() as session:
+        subscriber = session.get(Subscriber, subscriber_id)
+        assert subscriber is not None
+        subscriber.discreet = True
