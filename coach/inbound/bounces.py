@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coach.delivery.models import FAILED, Delivery
-from coach.events.services import record
+from coach.subscribers.consent import opt_out
 from coach.subscribers.models import Subscriber
 
 log = logging.getLogger(__name__)
@@ -82,10 +82,9 @@ def _stop_email(session: Session, delivery: Delivery, bounce: Bounce, now: datet
     subscriber = session.get(Subscriber, delivery.subscriber_id)
     if subscriber is None or subscriber.email != delivery.address or not subscriber.email_consent:
         return  # the address has changed since, or email is already off
-    subscriber.set_consent("email", False, now, "hard bounce")
-    record(session, subscriber.id, now, "consent", "email-opt-out",
-           f"email to this address bounced for good ({bounce.status}): no more email",
-           delivery.enrolment_id, delivery_id=delivery.id)
+    opt_out(session, subscriber, "email", now, "hard bounce",
+            f"email to this address bounced for good ({bounce.status}): no more email",
+            delivery_id=delivery.id)
 
 
 def _delivery(session: Session, message_id: str | None) -> Delivery | None:

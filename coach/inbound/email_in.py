@@ -22,10 +22,10 @@ from typing import cast
 from mailparser_reply import EmailReplyParser
 from sqlalchemy.orm import Session, sessionmaker
 
-from coach.events.services import record
 from coach.inbound import bounces
 from coach.inbound.services import record_reply
 from coach.subscribers.addresses import BadAddress
+from coach.subscribers.consent import opt_out
 from coach.subscribers.models import Subscriber
 from coach.subscribers.services import find_by_address
 from coach.subscribers.tokens import read_token
@@ -124,12 +124,10 @@ def _by_sender(session: Session, message: EmailMessage) -> Subscriber | None:
 
 
 def _unsubscribe(session: Session, subscriber: Subscriber, now: datetime) -> Received:
-    """Mail to the List-Unsubscribe mailto: no more email (the sweep halts the programme when
-    no channel is left, as after any opt-out)."""
+    """Mail to the List-Unsubscribe mailto: no more email."""
     if subscriber.email_consent:
-        subscriber.set_consent("email", False, now, "unsubscribe by email")
-        record(session, subscriber.id, now, "consent", "email-opt-out",
-               "unsubscribed by email (the List-Unsubscribe address): no more email")
+        opt_out(session, subscriber, "email", now, "unsubscribe by email",
+                "unsubscribed by email (the List-Unsubscribe address): no more email")
     return Received("unsubscribe")
 
 

@@ -19,9 +19,11 @@ from coach.inbound.parse import RATING, Intent, normalize, parse
 from coach.programmes.models import ProgrammeVersion
 from coach.programmes.render import render_message
 from coach.scheduling import plan
+from coach.scheduling.apply import apply_event
 from coach.scheduling.models import Enrolment
-from coach.scheduling.pacing import AWAITING, Answer, Decision, Halt, Pause, Resume, decide
+from coach.scheduling.pacing import AWAITING, Answer, Decision, Halt, Pause, Resume
 from coach.subscribers.addresses import channel_and_address
+from coach.subscribers.consent import opt_out
 from coach.subscribers.models import Subscriber
 from coach.subscribers.services import current_enrolment, find_by_address
 
@@ -119,12 +121,10 @@ class Handler:
     # Consent ---------------------------------------------------------------------------------
 
     def _stop(self) -> tuple[str, dict[str, Any]]:
-        self.subscriber.set_consent(self.channel, False, self.now, "reply STOP")
-        record(self.session, self.subscriber.id, self.now, "consent", f"{self.channel}-opt-out",
-               f"replied STOP: no more {self.channel} messages")
-        if plan.channel_for(self.subscriber) is None:
-            self._decide(Halt(self.now, "opted out of every channel; nothing more will be sent",
-                              opted_out=True))
+        decision = opt_out(self.session, self.subscriber, self.channel, self.now, "reply STOP",
+                           f"replied STOP: no more {self.channel} messages",
+                           reply_id=self.reply.id)
+        self.decision_action = decision.action if decision else self.decision_action
         return ("stop_confirmed", {"kind": ALLOWED_AFTER_OPT_OUT})
 
     def _start(self) -> tuple[str, dict[str, Any]]:
@@ -182,15 +182,9 @@ class Handler:
             enrolment.answers = {**(enrolment.answers or {}), name: plain_words(text)}
 
     def _decide(self, event: Any) -> Decision | None:
-        enrolment, prog = self.enrolment, self._programme()
-        if enrolment is None or prog is None:
-            return None
-        decision = decide(plan.progress_of(enrolment), event, plan.context(self.subscriber, prog))
-        for name, value in plan.progress_columns(decision.progress).items():
-            setattr(enrolment, name, value)
-        self.decision_action = decision.action
-        record(self.session, self.subscriber.id, self.now, "decision", decision.action,
-               decision.reason, enrolment.id, reply_id=self.reply.id, **plan.describe(decision))
+        decision = apply_event(self.session, self.subscriber, self.enrolment, event, self.now,
+                               reply_id=self.reply.id)
+        self.decision_action = decision.action if decision else self.decision_action
         return decision
 
     def _programme(self) -> plan.Programme | None:

@@ -16,12 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from coach.events.services import record
-from coach.programmes.models import ProgrammeVersion
-from coach.scheduling import plan
-from coach.scheduling.pacing import Halt, decide
+from coach.subscribers.consent import opt_out
 from coach.subscribers.models import Subscriber
-from coach.subscribers.services import current_enrolment
 from coach.subscribers.tokens import read_token
 from coach.web.context import Web
 
@@ -89,24 +85,5 @@ def masked(address: str) -> str:
 
 
 def opt_out_of_email(session: Session, subscriber: Subscriber, now: datetime) -> None:
-    """Email consent off, recorded; when no channel is left the enrolment halts, as after a
-    STOP reply (coach/inbound/services.py ``Handler._stop``).
-
-    The halt repeats ``Handler._decide`` without a reply id; the report for this change
-    proposes one shared ``opt_out`` in coach/inbound/services.py to replace both.
-    """
-    subscriber.set_consent("email", False, now, SOURCE)
-    record(session, subscriber.id, now, "consent", "email-opt-out",
-           "unsubscribed with the one-click link: no more email")
-    enrolment = current_enrolment(session, subscriber.id)
-    if plan.channel_for(subscriber) is not None or enrolment is None:
-        return
-    version = session.get(ProgrammeVersion, enrolment.version_id)
-    assert version is not None
-    prog = plan.programme(version.id, version.definition)
-    halt = Halt(now, "opted out of every channel; nothing more will be sent", opted_out=True)
-    decision = decide(plan.progress_of(enrolment), halt, plan.context(subscriber, prog))
-    for name, value in plan.progress_columns(decision.progress).items():
-        setattr(enrolment, name, value)
-    record(session, subscriber.id, now, "decision", decision.action, decision.reason,
-           enrolment.id, **plan.describe(decision))
+    opt_out(session, subscriber, "email", now, SOURCE,
+            "unsubscribed with the one-click link: no more email")

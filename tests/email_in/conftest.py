@@ -6,7 +6,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
 
-import httpx
+import httpx2 as httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient

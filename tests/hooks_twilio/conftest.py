@@ -19,7 +19,7 @@ from coach.web.app import create_app
 from tests.web.support import Clock
 
 if TYPE_CHECKING:
-    from httpx import Response
+    from httpx2 import Response
 
 AUTH_TOKEN = "f00dfeedf00dfeedf00dfeedf00dfeed"
 PUBLIC_URL = "https://coach.example.org"

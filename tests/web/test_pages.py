@@ -35,7 +35,7 @@ from tests.web.support import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from httpx import Response
+    from httpx2 import Response
     from starlette.testclient import TestClient
 
 PHONE = "+447911123456"  # a valid UK mobile number (libphonenumber rejects 07700 900xxx)
