@@ -10,9 +10,10 @@ from pathlib import Path
 import redis
 from rich.console import Console
 
-from bench import noop, report
+from bench import channels, noop, report
 from bench.celery_runs import bare_celery, end_to_end, queued_sends
 from bench.database import reset_due, throwaway_database, vacuum, versions_by_quality
+from bench.peers import missing_peers
 from bench.seed import conninfo_of, daytime_zones, seed
 from bench.sweeps import idle_sweep_ms, throughput
 from bench.worker import WorkerOptions, running_worker
@@ -51,9 +52,31 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"), help="flushed before and after use")
     parser.add_argument("--profile", type=Path, help="cProfile the throughput sweep to this file")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database")
+    group = parser.add_argument_group(
+        "channels", "(6) Twilio via Prism and (7) SMTP via aiosmtpd through real workers, on a "
+        "database of their own (about 2 minutes; part of the default run, not of --quick)")
+    group.add_argument("--channels", action=argparse.BooleanOptionalAction, default=None,
+                       help="run them (default: yes, except with --quick)")
+    group.add_argument("--channels-only", action="store_true",
+                       help="only the channel figures: no seeding of --subscribers, no (1)-(5)")
+    group.add_argument("--sms-rate", type=float, default=20.0,
+                       help="COACH_SMS_RATE_PER_SECOND for the rate run (default 20)")
+    group.add_argument("--rate-seconds", type=float, default=60.0,
+                       help="how long the rate is measured (default 60)")
+    group.add_argument("--unthrottled-rate", type=float, default=10_000.0,
+                       help="the per-sender rate for the channel's own pace (default 10000)")
+    group.add_argument("--channel-workers", type=int, default=2,
+                       help="separate worker processes sharing the rate (default 2)")
+    group.add_argument("--channel-concurrency", type=int, default=2,
+                       help="prefork processes in each of them (default 2)")
     args = parser.parse_args(argv)
     if args.quick:
         args.subscribers, args.noop_tasks = 10_000, 2_000
+    args.channels_explicit = bool(args.channels or args.channels_only)
+    if args.channels_only:
+        args.channels = True
+    elif args.channels is None:
+        args.channels = not args.quick
     args.now = (args.now or datetime.now(UTC)).astimezone(UTC).replace(second=0, microsecond=0)
     return args
 
@@ -115,16 +138,47 @@ def measure_worker(url: str, args: argparse.Namespace, env: dict[str, str], log:
     broker.flushdb()
 
 
+def measure_channels(args: argparse.Namespace, tmp: Path, figures: report.Figures) -> None:
+    """(6) and (7) on a database of their own; skipped with a note when Prism is missing and
+    they were not asked for by name."""
+    missing = missing_peers()
+    if missing:
+        if args.channels_explicit:
+            raise SystemExit(f"--channels: {missing}")
+        figures.channels = channels.ChannelFigures(notes=[missing])
+        console.print(f"(6, 7) channel figures skipped: {missing}")
+        return
+    with throwaway_database(args.postgres_url, args.keep_db) as url:
+        env = configure(url, args, tmp)
+        if args.channels_only:
+            report.machine(console, url, args, [])
+        figures.channels = channels.measure(url, args, env, tmp, console,
+                                            lambda result: show_channel(args, result))
+
+
+def show_channel(args: argparse.Namespace, result: channels.RateRun | channels.Drain) -> None:
+    if isinstance(result, channels.RateRun):
+        report.rate_run(console, result)
+    elif result.channel == "sms":
+        report.drain(console, result, f"(6) Twilio via Prism, unthrottled "
+                                      f"({args.unthrottled_rate:,.0f}/s)")
+    else:
+        report.drain(console, result, "(7) SMTP via aiosmtpd")
+
+
 def run(args: argparse.Namespace) -> report.Figures:
     figures = report.Figures()
-    with tempfile.TemporaryDirectory(prefix="coach-bench-") as tmp, \
-            throwaway_database(args.postgres_url, args.keep_db) as url:
-        env = configure(url, args, Path(tmp))
-        report.machine(console, url, args, daytime_zones(args.now))
-        seed_and_measure_idle(url, args, figures)
-        measure_sweep(url, args, figures)
-        if not args.no_worker:
-            measure_worker(url, args, env, Path(tmp) / "worker.log", figures)
+    with tempfile.TemporaryDirectory(prefix="coach-bench-") as tmp:
+        if not args.channels_only:
+            with throwaway_database(args.postgres_url, args.keep_db) as url:
+                env = configure(url, args, Path(tmp))
+                report.machine(console, url, args, daytime_zones(args.now))
+                seed_and_measure_idle(url, args, figures)
+                measure_sweep(url, args, figures)
+                if not args.no_worker:
+                    measure_worker(url, args, env, Path(tmp) / "worker.log", figures)
+        if args.channels:
+            measure_channels(args, Path(tmp), figures)
     return figures
 
 

@@ -13,8 +13,11 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.celery_runs import Run
+from bench.channels import ChannelFigures, Drain, RateRun, median, quantile
 from bench.sweeps import Throughput
 from coach.db import get_engine
+from coach.scheduling.services import STALE_SENDING
+from coach.settings import Settings
 
 
 @dataclass
@@ -25,6 +28,7 @@ class Figures:
     e2e: Run | None = None
     sends: Run | None = None
     bare: Run | None = None
+    channels: ChannelFigures | None = None
 
 
 def machine(console: Console, url: str, args: argparse.Namespace,
@@ -36,6 +40,8 @@ def machine(console: Console, url: str, args: argparse.Namespace,
     console.print(f"[bold]coach bench[/] on {os.cpu_count()} cores (load average "
                   f"{os.getloadavg()[0]:.1f}), Python {platform.python_version()}, PostgreSQL "
                   f"{postgres}, Redis {redis_version}")
+    if not zones:
+        return
     console.print(f"{args.subscribers:,} subscribers due at {args.now:%Y-%m-%d %H:%M} UTC, "
                   f"at their local send time in {len(zones)} zones "
                   f"({', '.join(z for z, _ in zones[:4])}, ...); sweep batch "
@@ -89,6 +95,8 @@ def summary(console: Console, figures: Figures, args: argparse.Namespace, target
     table.add_column("value", justify="right")
     _sweep_rows(table, figures, target)
     _worker_rows(table, figures, args)
+    if figures.channels:
+        _channel_rows(table, figures.channels)
     console.print(table)
 
 
@@ -127,3 +135,74 @@ def _worker_rows(table: Table, figures: Figures, args: argparse.Namespace) -> No
         for mark, memory in e2e.memory.items():
             table.add_row(f"(5) worker RSS / PSS {mark}",
                           f"{memory.rss_mb:,.0f} / {memory.pss_mb:,.0f} MB")
+
+
+def rate_run(console: Console, run: RateRun) -> None:
+    windows = run.per_window
+    verdict = "within" if run.within else "[bold red]OUTSIDE[/]"
+    console.print(
+        f"(6) Twilio via Prism, {run.workers} workers x {run.concurrency} sharing "
+        f"{run.configured:g}/s: {run.in_window:,} messages in the first {run.window:g} s = "
+        f"[bold]{run.achieved:.2f}/s[/] ({run.deviation:+.1%}, {verdict} ±5%); per 1 s window "
+        f"{min(windows, default=0)}–{max(windows, default=0)}, at most {run.max_sliding} in "
+        f"any 1 s; 429s: {run.http_429} from Twilio, {run.slow_down} rows 'slow down'")
+    late = run.lateness_ms
+    console.print(f"    arrivals against an exact {1000 / run.configured:g} ms grid: late by "
+                  f"median {median(late):.0f} ms, 99% {quantile(late, 0.99):.0f} ms, max "
+                  f"{max(late, default=0):.0f} ms")
+    if run.covered < run.window - 1:
+        console.print(f"    [bold red]the queue ran dry after {run.covered:.1f} s[/]: the rate "
+                      "covers less than the window")
+    split = " / ".join(str(n) for n in run.connections.values())
+    console.print(
+        f"    {len(run.times):,} requests in all at {run.overall:.2f}/s ({run.refused} refused), "
+        f"over {len(run.connections)} connections ({split}), {run.duplicates} deliveries twice; "
+        f"rows sat claimed before their request: median "
+        f"{median(run.held):.1f} s, 95% {quantile(run.held, 0.95):.1f} s, max "
+        f"{max(run.held, default=0):.1f} s; housekeeping during the run marked "
+        f"{run.marked_unknown} unknown ({run.unknown_sent} of them sent all the same, still "
+        f"unknown) and requeued {run.requeued}; outcome {run.outcome}; "
+        f"worker ERROR lines {run.worker_errors}")
+    console.print(
+        f"    a send task claims {run.batch} rows, then waits for a slot before each: with "
+        f"{run.senders} senders the last waits ~{run.expected_hold:.0f} s at this rate, and "
+        f"housekeeping ({STALE_SENDING.total_seconds() / 60:.0f} min) would mark rows unknown "
+        f"mid-batch at rates below {run.stale_below:.2f}/s (COACH_SMS_RATE_PER_SECOND "
+        f"defaults to {Settings().sms_rate_per_second:g})")
+
+
+def drain(console: Console, run: Drain, label: str) -> None:
+    received = f"; the relay received {run.received:,}" if run.received >= 0 else ""
+    cores = ", ".join(f"{name} {used:.2f}" for name, used in run.cores.items())
+    console.print(f"{label}: {run.messages:,} messages in {run.seconds:.1f} s = "
+                  f"[bold]{run.per_second:,.0f}/s[/] (outcome {run.outcome}{received}; "
+                  f"{run.slow_down} 'slow down', worker ERROR lines {run.worker_errors}); cores "
+                  f"used meanwhile: {cores}")
+
+
+def _channel_rows(table: Table, channels: ChannelFigures) -> None:
+    rate = channels.rate
+    if rate:
+        table.add_row(f"(6) Twilio rate held by {rate.workers} workers over {rate.window:g} s, "
+                      "achieved vs configured",
+                      f"{rate.achieved:.2f} vs {rate.configured:g}/s ({rate.deviation:+.1%}, "
+                      f"{'within' if rate.within else 'OUTSIDE'} ±5%)")
+        windows = rate.per_window
+        table.add_row("(6) most messages in any 1 s (per-second windows; max lateness)",
+                      f"{rate.max_sliding} ({min(windows, default=0)}–{max(windows, default=0)}; "
+                      f"{max(rate.lateness_ms, default=0):.0f} ms)")
+        table.add_row("(6) 429s: HTTP from Twilio / 'slow down' rows",
+                      f"{rate.http_429} / {rate.slow_down} (target 0)")
+        table.add_row("(6) rows held claimed before sending, median / max",
+                      f"{median(rate.held):.1f} / {max(rate.held, default=0):.1f} s "
+                      f"(model {rate.expected_hold:.0f} s)")
+        table.add_row("(6) housekeeping: marked unknown (then sent) / requeued",
+                      f"{rate.marked_unknown} ({rate.unknown_sent}) / {rate.requeued}")
+    if channels.twilio:
+        table.add_row("(6) Twilio channel unthrottled against Prism, messages/s",
+                      f"{channels.twilio.per_second:,.0f}")
+    if channels.smtp:
+        table.add_row("(7) SMTP channel against aiosmtpd, messages/s",
+                      f"{channels.smtp.per_second:,.0f}")
+    for note in channels.notes:
+        table.add_row("(6, 7) skipped", note)

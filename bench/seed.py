@@ -36,12 +36,14 @@ ENROLMENT_COLUMNS = (
 )
 
 
-def daytime_zones(now: datetime) -> list[tuple[str, time]]:
-    """(zone, local wall time at ``now``) for every zone where ``now`` is a valid send time."""
+def daytime_zones(now: datetime, lasting: timedelta = timedelta(0)) -> list[tuple[str, time]]:
+    """(zone, local wall time at ``now``) for every zone where ``now`` is a valid send time,
+    and still is ``lasting`` later (sends checked again at send time are not deferred)."""
     found = []
     for zone in ZONES:
         wall = now.astimezone(ZoneInfo(zone)).time().replace(second=0, microsecond=0)
-        if not LocalClock(zone, wall, QUIET_START, QUIET_END).in_quiet_hours(now):
+        clock = LocalClock(zone, wall, QUIET_START, QUIET_END)
+        if not clock.in_quiet_hours(now) and not clock.in_quiet_hours(now + lasting):
             found.append((zone, wall))
     if not found:
         raise RuntimeError(f"no zone in bench.seed.ZONES is outside quiet hours at {now}")
@@ -49,10 +51,11 @@ def daytime_zones(now: datetime) -> list[tuple[str, time]]:
 
 
 def seed(conninfo: str, start: int, stop: int, now: datetime, due_until: int,
-         versions: dict[str, tuple[int, int]]) -> None:
+         versions: dict[str, tuple[int, int]],
+         zones: list[tuple[str, time]] | None = None) -> None:
     """Subscribers and enrolments with ids start..stop-1; ids below ``due_until`` are due at now,
-    the rest a day later (present, but not due)."""
-    zones = daytime_zones(now)
+    the rest a day later (present, but not due). ``zones`` defaults to daytime_zones(now)."""
+    zones = zones or daytime_zones(now)
     with psycopg.connect(conninfo) as connection, Progress(transient=True) as progress:
         task = progress.add_task(f"seeding {start - 1:,} -> {stop - 1:,}", total=stop - start)
         for low in range(start, stop, CHUNK):

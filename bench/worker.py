@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,10 +25,18 @@ class WorkerOptions:
     log: Path
 
 
+def node_name(app_module: str, tag: str = "") -> str:
+    """The worker's node name (``-n``), as control commands address it."""
+    return f"bench-{app_module.replace('.', '-')}{'-' + tag if tag else ''}-{os.getpid()}" \
+           f"@{socket.gethostname()}"
+
+
 @contextmanager
-def running_worker(app_module: str, app: Celery, options: WorkerOptions) -> Iterator[int]:
-    """Start ``celery -A app_module worker``, wait until it answers a ping, yield its pid."""
-    name = f"bench-{app_module.replace('.', '-')}-{os.getpid()}@%h"
+def running_worker(app_module: str, app: Celery, options: WorkerOptions,
+                   tag: str = "") -> Iterator[int]:
+    """Start ``celery -A app_module worker``, wait until it answers a ping, yield its pid.
+    Workers started at once need different ``tag``s (their node names must differ)."""
+    name = node_name(app_module, tag)
     command = [str(BIN / "celery"), "-A", app_module, "worker", "--loglevel", "WARNING",
                "--concurrency", str(options.concurrency), "-n", name]
     path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)
@@ -36,18 +45,18 @@ def running_worker(app_module: str, app: Celery, options: WorkerOptions) -> Iter
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
                                    stderr=log, start_new_session=True)
     try:
-        _wait_ready(app, process, options.log)
+        _wait_ready(app, process, options.log, name)
         yield process.pid
     finally:
         _stop(process)
 
 
-def _wait_ready(app: Celery, process: subprocess.Popen[bytes], log: Path) -> None:
+def _wait_ready(app: Celery, process: subprocess.Popen[bytes], log: Path, name: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the worker exited ({process.returncode}):\n{_tail(log)}")
-        if app.control.ping(timeout=0.5):
+        if app.control.ping(destination=[name], timeout=0.5):
             return
     raise RuntimeError(f"the worker did not answer a ping within 60 s:\n{_tail(log)}")
 
@@ -81,6 +90,18 @@ def memory(pid: int) -> Memory:
     rss = sum(_kb(f"/proc/{p}/status", "VmRSS:") for p in pids)
     pss = sum(_kb(f"/proc/{p}/smaps_rollup", "Pss:") for p in pids)
     return Memory(len(pids), rss / 1024, pss / 1024)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and all its descendants alive now."""
+    total = 0
+    for p in (pid, *_descendants(pid)):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _descendants(root: int) -> list[int]:
