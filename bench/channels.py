@@ -124,17 +124,27 @@ class RateRun:
     @property
     def max_sliding(self) -> int:
         """The most messages in any 1 s (a half-open window starting at any request)."""
-        return max((bisect.bisect_left(self.times, t + 1.0) - i
-                    for i, t in enumerate(self.times)), default=0)
+        return max(self._sliding(), default=(0, 0.0))[0]
+
+    @property
+    def max_sliding_at(self) -> float:
+        """Where the first such window starts, in seconds after the first request."""
+        return 0.0 - max(self._sliding(), default=(0, 0.0))[1]  # never "-0.0"
+
+    def _sliding(self) -> Iterator[tuple[int, float]]:
+        start = self.times[0] if self.times else 0.0
+        for i, t in enumerate(self.times):
+            yield bisect.bisect_left(self.times, t + 1.0) - i, start - t  # ties: the earliest
 
     @property
     def lateness_ms(self) -> list[float]:
-        """How late each request in the window reached Prism against an exact grid of
-        1 / rate (GCRA books slots exactly that far apart while the queue is full), in ms,
-        taking the earliest as on time: the jitter that bunches requests into a 1 s window."""
+        """How late (or early, below 0) each request in the window reached Prism against an
+        exact grid of 1 / rate, in ms, the grid placed at the median request. GCRA books slots
+        exactly that far apart while the queue is full: this is the jitter after the booking
+        (sleep, the HTTP round trip, a sender's first connection) that bunches requests."""
         times = self.times[:self.in_window]
         grid = [t - k / self.configured for k, t in enumerate(times)]
-        base = min(grid, default=0.0)
+        base = statistics.median(grid) if grid else 0.0
         return [(g - base) * 1000 for g in grid]
 
     @property
