@@ -151,7 +151,9 @@ def _moved_on(delivery: Delivery) -> bool:
     """Whether a status callback has moved the row on from ``sending`` while we sent it."""
     session = object_session(delivery)
     assert session is not None
-    return session.scalar(select(Delivery.status).where(Delivery.id == delivery.id)) != SENDING
+    with session.no_autoflush:  # the status in the database is the question; no write first
+        status = session.scalar(select(Delivery.status).where(Delivery.id == delivery.id))
+    return status != SENDING
 
 
 def _message(delivery: Delivery, subscriber: Subscriber) -> OutgoingMessage:
