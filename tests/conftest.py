@@ -23,6 +23,8 @@ from coach.settings import PROJECT_ROOT, Settings, get_settings
 POSTGRES_URL = os.environ.get("COACH_TEST_POSTGRES_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("COACH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+pytest_plugins = ["tests.privacy"]
+
 PROGRAMMES = PROJECT_ROOT / "templates" / "programmes"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday, before the March DST changes
 

@@ -17,7 +17,7 @@ from coach.subscribers.tokens import make_token
 from coach.web.app import create_app
 from tests.web.support import Clock, Enqueue
 
-SECRET = "inbound-secret-for-tests"
+SECRET = "inbound-secret-for-tests-4f9c2a7e1b8d"
 HOOK = "/hooks/email/inbound"
 SAM = "sam@example.org"
 
