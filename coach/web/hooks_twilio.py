@@ -25,6 +25,7 @@ from coach.inbound.services import record_reply
 from coach.inbound.sms_signup import InboundSms
 from coach.settings import Settings
 from coach.subscribers.addresses import BadAddress, normalize_phone
+from coach.subscribers.tokens import parse_id
 from coach.web.context import Web
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ def _callback(form: FormData, delivery: str) -> Callback:
         provider_id=str(form.get("MessageSid", ""))[:MAX_SID],
         status=str(form.get("MessageStatus", "")).lower(),
         error_code=str(form.get("ErrorCode", "")) or None,
-        delivery_id=int(delivery) if delivery.isdigit() and len(delivery) < 12 else None,
+        delivery_id=parse_id(delivery),
     )
 
 

@@ -51,7 +51,7 @@ def _invalid(web: Web, request: Request) -> Response:
 
 def _subscriber(web: Web, session: Session, token: str) -> Subscriber | None:
     subscriber_id = read_token(web.settings.secret_key, token, "unsubscribe")
-    if subscriber_id is None or subscriber_id > 2**31 - 1:  # ids are 32-bit on PostgreSQL
+    if subscriber_id is None:
         return None
     subscriber = session.get(Subscriber, subscriber_id)
     return subscriber if subscriber is not None and subscriber.email else None
