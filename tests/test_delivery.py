@@ -14,6 +14,7 @@ from coach.delivery.channels import (
 )
 from coach.delivery.models import Delivery
 from coach.delivery.services import claim, send_claimed
+from coach.delivery.status import Callback, record_callback
 from coach.scheduling.models import Enrolment
 from coach.scheduling.services import run_sweep
 from tests.conftest import START
@@ -56,17 +57,90 @@ def test_a_row_claimed_once_is_not_claimed_again(settings, factory, published):
         assert claim(session, ids, DUE) == []
 
 
+class WorkerDied(BaseException):
+    """What a kill looks like from inside: nothing after it runs."""
+
+
+class DyingChannel:
+    def send(self, message):
+        raise WorkerDied
+
+
+def test_a_sender_that_died_before_the_attempt_hands_the_row_back(settings, factory, published):
+    ids = _plan(settings, factory)
+    with factory.begin() as session:
+        claim(session, ids, DUE)  # ... and the worker dies here
+    again: list[int] = []
+    result = run_sweep(DUE + timedelta(minutes=11), settings, again.extend)
+    assert (result["marked_unknown"], result["requeued"], again) == (0, 1, ids)
+    [row] = deliveries(factory, 1)
+    assert (row.status, row.attempts) == ("queued", 0)
+    assert "queued again" in row.error
+    _send(factory, again, MemoryChannel(), DUE + timedelta(minutes=11))
+    assert deliveries(factory, 1)[0].status == "sent" and len(MemoryChannel.sent) == 1
+
+
 def test_a_sender_that_died_mid_send_leaves_an_unknown_row_not_a_resend(
     settings, factory, published
 ):
     ids = _plan(settings, factory)
-    with factory.begin() as session:
-        claim(session, ids, DUE)  # ... and the worker dies here
+    with pytest.raises(WorkerDied):
+        _send(factory, ids, DyingChannel(), DUE)
     result = run_sweep(DUE + timedelta(minutes=11), settings, lambda ids: pytest.fail("resent"))
     assert result["marked_unknown"] == 1
     [row] = deliveries(factory, 1)
     assert row.status == "unknown" and "outcome unknown" in row.error
     assert MemoryChannel.sent == []
+
+
+def test_a_row_is_written_off_ten_minutes_after_its_attempt_not_its_claim(
+    settings, factory, published
+):
+    ids = _plan(settings, factory)
+    with factory() as session:  # a slow batch: claimed at DUE, its turn comes 9 minutes later
+        claimed = claim(session, ids, DUE)
+        session.commit()
+        with pytest.raises(WorkerDied):
+            send_claimed(session, claimed, lambda _: DyingChannel(), DUE + timedelta(minutes=9))
+    nothing = run_sweep(DUE + timedelta(minutes=11), settings, lambda ids: pytest.fail("resent"))
+    assert nothing["marked_unknown"] == 0 and deliveries(factory, 1)[0].status == "sending"
+    later = run_sweep(DUE + timedelta(minutes=20), settings, lambda ids: pytest.fail("resent"))
+    assert later["marked_unknown"] == 1
+
+
+def test_a_row_handed_back_while_its_slow_sender_still_holds_it_goes_once(
+    settings, factory, published
+):
+    ids = _plan(settings, factory)
+    with factory() as slow:
+        claim(slow, ids, DUE)
+        slow.commit()
+        again: list[int] = []
+        run_sweep(DUE + timedelta(minutes=11), settings, again.extend)
+        later = DUE + timedelta(minutes=11)
+        with factory.begin() as session:
+            assert claim(session, again, later) == ids  # a second sender has it now
+        first = send_claimed(slow, ids, lambda _: MemoryChannel(), later)
+    with factory() as session:
+        second = send_claimed(session, ids, lambda _: MemoryChannel(), later)
+    assert (first.sent, second.sent, second.skipped) == (1, 0, 1)
+    assert len(MemoryChannel.sent) == 1 and deliveries(factory, 1)[0].status == "sent"
+
+
+def test_a_status_callback_that_comes_during_the_send_wins(settings, factory, published):
+    """Twilio can report delivery before the provider call has returned to the sender."""
+    ids = _plan(settings, factory)
+
+    class ReportedAtOnce:
+        def send(self, message):
+            with factory.begin() as session:  # the webhook's own transaction
+                record_callback(session, Callback("SM1", "delivered", None, message.delivery_id),
+                                DUE)
+            return "SM1"
+
+    summary = _send(factory, ids, ReportedAtOnce(), DUE)
+    [row] = deliveries(factory, 1)
+    assert (row.status, row.provider_id, summary.sent) == ("delivered", "SM1", 1)
 
 
 def test_a_lost_send_task_is_enqueued_again(settings, factory, published):

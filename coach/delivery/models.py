@@ -14,7 +14,8 @@ class Delivery(Base):
     """The outbox: one row per planned message, written with the decision that planned it.
 
     ``dedupe_key`` (enrolment, step, occurrence, kind, channel) makes planning idempotent;
-    ``status`` moves queued -> sending -> sent/failed/unknown, claimed atomically by a sender.
+    ``status`` moves queued -> sending -> sent/failed/unknown, claimed atomically by a sender;
+    ``attempted_at`` marks the moment a sender may have handed it to the provider.
     """
 
     __tablename__ = "deliveries"
@@ -40,6 +41,9 @@ class Delivery(Base):
     error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set just before the provider call, cleared by each claim: a row left ``sending`` without
+    # it was never tried, so it can go back to the queue; with it, the outcome is unknown.
+    attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     send_after: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a deferral or a retry
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

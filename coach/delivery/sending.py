@@ -1,7 +1,9 @@
-"""Sending a batch of outbox rows: claim in one transaction, send and record in the next.
+"""Sending a batch of outbox rows: claim in one transaction, then attempt and record each row
+(see :mod:`coach.delivery.services` for what is committed when).
 
-A row claimed by a sender that then dies stays ``sending`` and is later marked unknown by
-housekeeping; it is never sent again blindly.
+A row claimed by a sender that then dies stays ``sending``. Housekeeping puts it back in the
+queue if its attempt was never recorded, and marks it unknown if it was: it is never sent
+again blindly.
 """
 
 from collections.abc import Callable

@@ -1,4 +1,23 @@
-"""The outbox: planning rows and sending them, each row claimed atomically by one sender."""
+"""The outbox: planning rows and sending them, each row claimed atomically by one sender.
+
+Sending one claimed row, and what must be on record when:
+
+1. Quiet hours: a scheduled message that would land in them goes back to the queue until the
+   morning. No provider call follows, so it commits with the next one.
+2. The attempt: one conditional UPDATE sets ``attempted_at`` if the row is still ``sending``,
+   nobody has tried it, and the person consents on its channel at its address as the database
+   says now, not as the batch read it (DESIGN invariant 5: a STOP committed while a batch is
+   sent holds from the next message on). It is committed before the provider call, for two
+   reasons: after a crash housekeeping must tell a row whose call may have started (unknown,
+   reconciled, never resent) from one never tried (queued again); and no lock may be held
+   during the call, or a status callback, a STOP or, on SQLite, every writer would wait for
+   the provider. If it matches nothing, one query says why: the row moved on (leave it) or it
+   may not go (failed, with the reason).
+3. The outcome: one conditional UPDATE ``WHERE status = 'sending'``, so a status callback that
+   came first wins. It need not commit on its own: it commits with the next row's attempt,
+   which is still before the next provider call, or at the end of the batch. A crash in
+   between leaves the row ``sending`` with its attempt recorded, so unknown, never resent.
+"""
 
 import logging
 from collections.abc import Callable, Iterable
@@ -6,9 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from coach.delivery.channels import (
     AddressGone,
@@ -71,7 +90,8 @@ def claim(session: Session, ids: Iterable[int], now: datetime) -> list[int]:
         update(Delivery)
         .where(Delivery.id.in_(list(ids)), Delivery.status == QUEUED,
                or_(Delivery.send_after.is_(None), Delivery.send_after <= now))
-        .values(status=SENDING, claimed_at=now, attempts=Delivery.attempts + 1)
+        .values(status=SENDING, claimed_at=now, attempted_at=None,
+                attempts=Delivery.attempts + 1)
         .returning(Delivery.id)
     )
     return list(session.scalars(statement))
@@ -93,67 +113,134 @@ class SendSummary:
 def send_claimed(
     session: Session, ids: list[int], channels: Callable[[str], Channel], now: datetime
 ) -> SendSummary:
-    """Send rows already claimed by :func:`claim`; every row leaves ``sending``, and each
-    outcome is committed as soon as it is known."""
+    """Send rows already claimed by :func:`claim`; every row leaves ``sending``. What is
+    committed when is in the module docstring."""
     summary = SendSummary()
     rows = session.execute(
         select(Delivery, Subscriber).join(Subscriber).where(Delivery.id.in_(ids))
+        .order_by(Delivery.id)  # in the order they were planned
     ).all()
     for delivery, subscriber in rows:
-        _send_one(delivery, subscriber, channels(delivery.channel), now, summary)
-        # Each outcome is final before the next send: a status callback for this message may
-        # come within seconds (coach/delivery/status.py) and must not meet an open batch.
-        session.commit()
+        _send_one(session, delivery, subscriber, channels(delivery.channel), now, summary)
+    session.commit()
     return summary
 
 
 def _send_one(
-    delivery: Delivery, subscriber: Subscriber, channel: Channel, now: datetime,
-    summary: SendSummary,
+    session: Session, delivery: Delivery, subscriber: Subscriber, channel: Channel,
+    now: datetime, summary: SendSummary,
 ) -> None:
-    if delivery.kind != ALLOWED_AFTER_OPT_OUT and not subscriber.consented(delivery.channel):
-        delivery.status, delivery.error = FAILED, f"not sent: {delivery.channel} opted out"
-        summary.skipped += 1
-        return
+    """``delivery`` and ``subscriber`` are the batch's copies: good for the message and the
+    clock, never for consent, which is read by the attempt itself."""
     clock = subscriber.clock()
     if delivery.kind in SCHEDULED_KINDS and clock.in_quiet_hours(now):
         # A batch delayed into quiet hours waits for the morning: deferred, never dropped.
-        _retry_at(delivery, clock.end_of_quiet_hours(now), "deferred: quiet hours where they are")
+        when = clock.end_of_quiet_hours(now)
+        _settle(session, delivery.id, _retry_values(when, "deferred: quiet hours where they are"),
+                untried=True)
         summary.deferred += 1
         return
+    if not _attempt(session, delivery, now):
+        _not_attempted(session, delivery, summary)
+        return
+    session.commit()  # the attempt is on record before the provider hears of it
+    outcome = _call(session, delivery, subscriber, channel, now, summary)
+    log.info("delivery %s %s via %s", delivery.id, outcome, delivery.channel)
+
+
+def _call(
+    session: Session, delivery: Delivery, subscriber: Subscriber, channel: Channel,
+    now: datetime, summary: SendSummary,
+) -> str:
+    """The provider call and its outcome, written while the row is still ``sending``."""
     try:
-        delivery.provider_id = channel.send(_message(delivery, subscriber))
-        if _moved_on(delivery):  # a status callback came first: it knows better
-            delivery.sent_at = now
-            summary.sent += 1
-            return
+        provider_id = channel.send(_message(delivery, subscriber))
     except TemporaryFailure as error:
-        if isinstance(error, NotAttempted):
-            delivery.attempts -= 1
-        _after_temporary_failure(delivery, now, str(error), summary)
+        return _after_temporary_failure(session, delivery, now, error, summary)
     except PermanentFailure as error:
-        delivery.status, delivery.error = FAILED, str(error)[:500]
+        _settle(session, delivery.id, {"status": FAILED, "error": str(error)[:500]})
         summary.failed += 1
         if isinstance(error, AddressGone):
             subscriber.set_consent(delivery.channel, False, now, str(error)[:80])
+        return FAILED
     except UnknownOutcome as error:
-        if _moved_on(delivery):
-            return
-        delivery.status, delivery.error = UNKNOWN, f"outcome unknown: {error}"[:500]
+        unknown = {"status": UNKNOWN, "error": f"outcome unknown: {error}"[:500]}
+        if not _settle(session, delivery.id, unknown):
+            return "moved on"
         summary.unknown += 1
-    else:
-        delivery.status, delivery.sent_at, delivery.error = SENT, now, None
-        summary.sent += 1
-    log.info("delivery %s %s via %s", delivery.id, delivery.status, delivery.channel)
+        return UNKNOWN
+    _record_sent(session, delivery.id, provider_id, now)
+    summary.sent += 1
+    return SENT
 
 
-def _moved_on(delivery: Delivery) -> bool:
-    """Whether a status callback has moved the row on from ``sending`` while we sent it."""
-    session = object_session(delivery)
-    assert session is not None
-    with session.no_autoflush:  # the status in the database is the question; no write first
-        status = session.scalar(select(Delivery.status).where(Delivery.id == delivery.id))
-    return status != SENDING
+def _attempt(session: Session, delivery: Delivery, now: datetime) -> bool:
+    """Mark the row as being attempted, in the one statement that checks it may go: still ours
+    and untried, and the person consents on its channel at its address, as the database says
+    now (DESIGN invariant 5). Only the opt-out confirmation goes without consent."""
+    return session.scalar(
+        update(Delivery)
+        .where(Delivery.id == delivery.id, Delivery.status == SENDING,
+               Delivery.attempted_at.is_(None),
+               or_(Delivery.kind == ALLOWED_AFTER_OPT_OUT, _consents(delivery.channel)))
+        .values(attempted_at=now).returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    ) is not None
+
+
+def _consents(channel: str) -> ColumnElement[bool]:
+    consent, address = _consent_and_address(channel)
+    return exists().where(Subscriber.id == Delivery.subscriber_id, consent,
+                          address == Delivery.address)
+
+
+def _consent_and_address(
+    channel: str,
+) -> tuple[InstrumentedAttribute[bool], InstrumentedAttribute[str | None]]:
+    if channel == "sms":
+        return Subscriber.sms_consent, Subscriber.phone
+    return Subscriber.email_consent, Subscriber.email
+
+
+def _not_attempted(session: Session, delivery: Delivery, summary: SendSummary) -> None:
+    """Why the attempt matched nothing, in one query: the row moved on (a status callback,
+    housekeeping, another sender: leave it) or it may no longer go to its address."""
+    consent, address = _consent_and_address(delivery.channel)
+    status, attempted_at, consents, current = session.execute(
+        select(Delivery.status, Delivery.attempted_at, consent, address).join(Subscriber)
+        .where(Delivery.id == delivery.id)
+    ).one()
+    summary.skipped += 1
+    if status != SENDING or attempted_at is not None:
+        return
+    why = "opted out" if not consents or current is None else "address changed since planned"
+    _settle(session, delivery.id, {"status": FAILED,
+                                   "error": f"not sent: {delivery.channel} {why}"}, untried=True)
+
+
+def _settle(session: Session, delivery_id: int, values: dict[str, Any], untried: bool = False
+            ) -> bool:
+    """Write what became of a row we hold, if it is still ``sending``: a status callback that
+    came first knows better. A row we did not try is ours only while nobody has tried it
+    (housekeeping may have handed it to another sender). Returns whether it was written."""
+    statement = update(Delivery).where(Delivery.id == delivery_id, Delivery.status == SENDING)
+    if untried:
+        statement = statement.where(Delivery.attempted_at.is_(None))
+    return session.scalar(
+        statement.values(values).returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    ) is not None
+
+
+def _record_sent(session: Session, delivery_id: int, provider_id: str, now: datetime) -> None:
+    sent = {"status": SENT, "sent_at": now, "provider_id": provider_id, "error": None}
+    if not _settle(session, delivery_id, sent):
+        # A status callback came first and knows better; the provider's id is kept all the same.
+        session.execute(
+            update(Delivery).where(Delivery.id == delivery_id)
+            .values(provider_id=provider_id, sent_at=func.coalesce(Delivery.sent_at, now))
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _message(delivery: Delivery, subscriber: Subscriber) -> OutgoingMessage:
@@ -165,31 +252,45 @@ def _message(delivery: Delivery, subscriber: Subscriber) -> OutgoingMessage:
 
 
 def _after_temporary_failure(
-    delivery: Delivery, now: datetime, reason: str, summary: SendSummary
-) -> None:
-    if delivery.attempts >= MAX_ATTEMPTS:
-        delivery.status = FAILED
-        delivery.error = f"gave up after {delivery.attempts} attempts: {reason}"[:500]
+    session: Session, delivery: Delivery, now: datetime, error: TemporaryFailure,
+    summary: SendSummary,
+) -> str:
+    attempts = delivery.attempts - isinstance(error, NotAttempted)
+    if attempts >= MAX_ATTEMPTS:
+        reason = f"gave up after {attempts} attempts: {error}"[:500]
+        _settle(session, delivery.id, {"status": FAILED, "error": reason, "attempts": attempts})
         summary.failed += 1
-        return
-    backoff = min(RETRY_BASE * 2 ** (delivery.attempts - 1), RETRY_CAP)
-    _retry_at(delivery, now + backoff, f"will retry: {reason}")
+        return FAILED
+    backoff = min(RETRY_BASE * 2 ** (attempts - 1), RETRY_CAP)
+    values = _retry_values(now + backoff, f"will retry: {error}")
+    _settle(session, delivery.id, {**values, "attempts": attempts})
     summary.retry += 1
+    return QUEUED
 
 
-def _retry_at(delivery: Delivery, when: datetime, reason: str) -> None:
-    delivery.status, delivery.send_after = QUEUED, when
-    delivery.error = f"{reason} (next try {when:%Y-%m-%d %H:%M} UTC)"[:500]
+def _retry_values(when: datetime, reason: str) -> dict[str, Any]:
+    error = f"{reason} (next try {when:%Y-%m-%d %H:%M} UTC)"[:500]
+    return {"status": QUEUED, "send_after": when, "error": error}
 
 
 def mark_stale_sending(session: Session, now: datetime, older_than: timedelta) -> int:
-    """A row left in ``sending`` (a worker died mid-call) is unknown: reconciled, not resent."""
-    result = session.execute(
+    """Rows a sender left in ``sending`` (it died, or lost its database). One whose provider
+    call may have started is unknown: reconciled, never resent; returns how many. One never
+    tried goes back to the queue, its claim not counted as an attempt."""
+    stale = now - older_than
+    unknown = session.execute(
         update(Delivery)
-        .where(Delivery.status == SENDING, Delivery.claimed_at < now - older_than)
+        .where(Delivery.status == SENDING, Delivery.attempted_at < stale)
         .values(status=UNKNOWN, error="sender stopped during the send; outcome unknown")
+    ).rowcount  # type: ignore[attr-defined]
+    session.execute(
+        update(Delivery)
+        .where(Delivery.status == SENDING, Delivery.attempted_at.is_(None),
+               Delivery.claimed_at < stale)
+        .values(status=QUEUED, attempts=Delivery.attempts - 1,
+                error="sender stopped before sending it; queued again")
     )
-    return result.rowcount  # type: ignore[attr-defined, no-any-return]
+    return unknown  # type: ignore[no-any-return]
 
 
 def due_queued(session: Session, now: datetime, lost_after: timedelta, limit: int) -> list[int]:

@@ -58,7 +58,10 @@ def answer_inline(session: Session, ids: list[int], provider_id: str, now: datet
                   ) -> list[Delivery]:
     """Claim rows that go back in the webhook's own answer (TwiML) and mark them sent.
 
-    They stay outbox rows, sent exactly once: claimed here, no worker sends them too.
+    They stay outbox rows, sent exactly once: claimed here, no worker sends them too. Consent
+    is read after the claim, from the database (``populate_existing``, the reply's own changes
+    flushed first), in the transaction that marks them sent, and they leave in the HTTP answer
+    once it commits: as fresh as the sender's attempt statement, with no batch in between.
     """
     if not ids:
         return []
@@ -71,6 +74,7 @@ def answer_inline(session: Session, ids: list[int], provider_id: str, now: datet
     for delivery, subscriber in rows:
         if _may_answer(delivery, subscriber):
             delivery.status, delivery.sent_at, delivery.provider_id = SENT, now, provider_id
+            delivery.attempted_at = now
             answered.append(delivery)
         else:
             delivery.status, delivery.error = FAILED, f"not sent: {delivery.channel} opted out"
