@@ -7,21 +7,29 @@ clone runs with nothing installed. Nothing here is created at import time: call
 
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from coach.secrets_check import secret_problem
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SECRET = "dev-only-secret-change-me"
+ENVIRONMENTS = ("development", "test", "production")
+# Channels that only print or keep messages: for development and tests, never production.
 CHANNEL_BACKENDS = ("console", "file", "memory")
-SMS_BACKENDS = (*CHANNEL_BACKENDS, "twilio")
-EMAIL_BACKENDS = (*CHANNEL_BACKENDS, "smtp")
+# "off": this deployment does not send on the channel at all (say, email only, no Twilio).
+SMS_BACKENDS = (*CHANNEL_BACKENDS, "twilio", "off")
+EMAIL_BACKENDS = (*CHANNEL_BACKENDS, "smtp", "off")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="COACH_", extra="ignore")
+    # hide_input_in_errors: a refused secret must not be printed back in the error.
+    model_config = SettingsConfigDict(env_prefix="COACH_", extra="ignore",
+                                      hide_input_in_errors=True)
 
-    env: str = "development"  # development | test | production
+    env: str = "development"  # exactly one of ENVIRONMENTS
     data_dir: Path = PROJECT_ROOT / "var"
     database_url: str = ""
     broker_url: str = ""
@@ -48,10 +56,45 @@ class Settings(BaseSettings):
     email_from: str = "coach <coach@localhost>"
     email_reply_domain: str = ""  # replies go to reply+TOKEN@this; defaults to email_from's
     inbound_email_secret: str = ""
+    # Requests per client (see coach/web/throttle.py), in the ``limits`` notation. Generous
+    # where a refusal could lose a real person's message: Twilio and mail providers post
+    # many people's messages from few addresses.
+    rate_limit_webhooks: str = "6000/minute"
+    rate_limit_unsubscribe: str = "300/minute"
+    rate_limit_forms: str = "60/minute"
     imap_url: str = ""  # imaps://user:pass@host/INBOX, polled when set
+    inbound_authserv_id: str = ""  # whose Authentication-Results vouch for a From
     default_send_time: str = "18:00"
     default_quiet_start: str = "21:00"
     default_quiet_end: str = "08:00"
+
+    @field_validator("env")
+    @classmethod
+    def _known_env(cls, value: str) -> str:
+        if value not in ENVIRONMENTS:
+            raise ValueError(f"COACH_ENV {value!r} is not one of {', '.join(ENVIRONMENTS)}; "
+                             "set exactly one of them (lower case, no spaces)")
+        return value
+
+    @field_validator("inbound_email_secret")
+    @classmethod
+    def _strong_inbound_secret(cls, value: str) -> str:
+        problem = secret_problem("COACH_INBOUND_EMAIL_SECRET", value) if value else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("rate_limit_webhooks", "rate_limit_unsubscribe", "rate_limit_forms")
+    @classmethod
+    def _readable_rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate; write it like 60/minute or "
+                             "10 per second") from None
+        return value
 
     @field_validator("sms_backend")
     @classmethod
@@ -80,19 +123,36 @@ class Settings(BaseSettings):
         return self.outbox_file or self.data_dir / "outbox.jsonl"
 
     def check_production_ready(self) -> None:
-        """Refuse to run in production on development defaults."""
+        """Refuse to run in production on development defaults, saying what to set."""
         if self.env != "production":
             return
-        problems = []
-        if self.secret_key == DEFAULT_SECRET:
-            problems.append("set COACH_SECRET_KEY to a long random value")
-        if not self.database_url:
-            problems.append("set COACH_DATABASE_URL (PostgreSQL in production)")
-        if not self.broker_url:
-            problems.append("set COACH_BROKER_URL (Redis in production)")
+        problems = self.production_problems()
         if problems:
             raise RuntimeError("not ready for production: " + "; ".join(problems))
 
+    def production_problems(self) -> list[str]:
+        problems = []
+        if self.secret_key == DEFAULT_SECRET:
+            problems.append("set COACH_SECRET_KEY to a long random value")
+        else:
+            problems += filter(None, [secret_problem("COACH_SECRET_KEY", self.secret_key)])
+        if not self.database_url or self.database_url.startswith("sqlite"):
+            problems.append("set COACH_DATABASE_URL to PostgreSQL (postgresql+psycopg://…), "
+                            "not SQLite")
+        if not self.broker_url or "sqlite" in self.broker_url.split("://")[0]:
+            problems.append("set COACH_BROKER_URL to Redis (redis://host:6379/0), not the "
+                            "embedded SQLite broker")
+        for name, backend in (("SMS", self.sms_backend), ("EMAIL", self.email_backend)):
+            if backend in CHANNEL_BACKENDS:
+                problems.append(f"COACH_{name}_BACKEND={backend} only prints or keeps messages; "
+                                f"set a real channel, or off")
+        if urlsplit(self.public_url).scheme != "https":
+            problems.append("set COACH_PUBLIC_URL to the https:// address people and Twilio "
+                            "reach (links in messages and webhook signatures use it)")
+        if not self.inbound_email_secret and not self.imap_url:
+            problems.append("set COACH_INBOUND_EMAIL_SECRET (32+ random characters) for the "
+                            "inbound email webhook, or COACH_IMAP_URL to poll a mailbox")
+        return problems
 
     def check_channels(self) -> None:
         """Refuse to start real channels on missing or malformed credentials, saying which."""

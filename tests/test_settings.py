@@ -3,6 +3,9 @@ from pydantic import ValidationError
 
 from coach.settings import Settings
 
+STRONG = "k3Jx9-Qp2vLr7sTa0WmYc5Nd8HfBz1Ue4GiOq6Rt"  # as secrets.token_urlsafe(30) makes
+STRONG_TOO = "Vb7Lq2Xm9Kd4Rt8Wn1Pz6Hs3Jc5Fy0Ga-Eu_Ti"
+
 
 def test_embedded_defaults_need_nothing_installed(tmp_path):
     settings = Settings(data_dir=tmp_path)
@@ -17,8 +20,10 @@ def test_production_refuses_default_secrets_and_embedded_services(tmp_path):
         Settings(env="production", data_dir=tmp_path).check_production_ready()
     for hint in ("COACH_SECRET_KEY", "COACH_DATABASE_URL", "COACH_BROKER_URL"):
         assert hint in str(refused.value)
-    Settings(env="production", secret_key="x" * 40, database_url="postgresql://db/coach",
-             broker_url="redis://redis:6379/0").check_production_ready()
+    Settings(env="production", secret_key=STRONG, database_url="postgresql://db/coach",
+             broker_url="redis://redis:6379/0", sms_backend="off", email_backend="off",
+             public_url="https://coach.example.org", inbound_email_secret=STRONG_TOO,
+             ).check_production_ready()
 
 
 def test_settings_come_from_coach_environment_variables(monkeypatch, tmp_path):

@@ -4,11 +4,14 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 
+from coach.cli.terminal import shown
+
 err = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    """Exit 2 with the message; it may quote what someone typed, so it is shown, not obeyed."""
+    err.print(f"[bold red]error:[/] {shown(message)}", highlight=False)
     raise typer.Exit(2)
 
 

@@ -50,9 +50,11 @@ def subscribe_command(
     now: str | None = now_option(),
 ) -> None:
     """Subscribe a person and start the programme for their focus quality."""
-    start, _, end = quiet.partition("-")
+    start, dash, end = quiet.partition("-")
+    if not dash:
+        fail(f"--quiet {quiet!r} is not a span; give it as HH:MM-HH:MM, like 21:00-08:00")
     form = SignUp(focus=focus, timezone=tz, email=email, phone=phone, name=name, send_time=at,
-                  quiet_start=start, quiet_end=end or "08:00", source="coach subscribe",
+                  quiet_start=start, quiet_end=end, source="coach subscribe",
                   discreet=discreet)
     try:
         with transaction() as session:
@@ -71,6 +73,9 @@ def reply_command(
     now: str | None = now_option(),
 ) -> None:
     """Record a reply through the same inbound path webhooks use, then send any answer."""
+    if not text.strip():
+        fail("the reply is empty; give the words the person sent, like: coach reply --from "
+             "sam@example.org \"2\"")
     moment = parse_now(now)
     try:
         with transaction() as session:

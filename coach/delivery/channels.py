@@ -1,7 +1,8 @@
 """The channel seam: one tiny interface, chosen by configuration.
 
 ``console`` prints, ``file`` appends JSON lines to an outbox file (several processes may share
-it), ``memory`` keeps messages in this process (tests). Twilio and SMTP plug in here too.
+it), ``memory`` keeps messages in this process (tests). Twilio and SMTP plug in here too, and
+``off`` refuses every message of a channel a deployment does not offer.
 """
 
 import fcntl
@@ -88,6 +89,15 @@ class MemoryChannel:
         return f"memory-{len(MemoryChannel.sent)}"
 
 
+@dataclass
+class OffChannel:
+    name: str
+
+    def send(self, message: OutgoingMessage) -> str:
+        raise PermanentFailure(f"this deployment does not send {self.name} "
+                               f"(COACH_{self.name.upper()}_BACKEND=off)")
+
+
 def channel_for(name: str, settings: Settings) -> Channel:
     backend = settings.sms_backend if name == "sms" else settings.email_backend
     if backend == "twilio":
@@ -102,6 +112,8 @@ def channel_for(name: str, settings: Settings) -> Channel:
         return FileChannel(settings.effective_outbox_file)
     if backend == "memory":
         return MemoryChannel()
+    if backend == "off":
+        return OffChannel(name)
     return ConsoleChannel()
 
 

@@ -37,6 +37,9 @@ class UnknownSender(LookupError):
 TYPOGRAPHIC = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-",
                              "…": "...", "\u00a0": " "})
 MAX_ANSWER = 500
+# Kept of any reply: more than a long text (Twilio joins at most 1,600 characters), and no
+# more than a person's answer needs. Store only what is needed (DESIGN, invariant 8).
+MAX_REPLY_CHARS = 2000
 
 
 def plain_words(text: str) -> str:
@@ -71,7 +74,8 @@ def record_reply(
         return Outcome(None, "duplicate", duplicate=True)
     text = text.replace("\x00", "")  # carries no meaning, and PostgreSQL text refuses it
     intent = Intent(carrier_keyword, label=carrier_keyword.upper()) if carrier_keyword \
-        else parse(text)
+        else parse(text)  # all of it: words of danger may come at the end of a long one
+    text = text[:MAX_REPLY_CHARS]
     enrolment = current_enrolment(session, subscriber.id)
     reply = Reply(subscriber_id=subscriber.id, enrolment_id=enrolment.id if enrolment else None,
                   channel=channel, provider_id=provider_id, text=text, intent=intent.kind,

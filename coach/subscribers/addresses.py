@@ -1,7 +1,13 @@
 """Addresses people give us: email addresses and phone numbers in E.164."""
 
+import re
+
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+
+# What people write inside a phone number; anything else (an "x", ";ext=", letters) would be
+# dropped silently by the parser and two different inputs would become one number.
+PHONE_CHARACTERS = re.compile(r"\+?[0-9 ()./-]{4,30}")
 
 
 class BadAddress(ValueError):
@@ -17,6 +23,9 @@ def normalize_email(value: str) -> str:
 
 def normalize_phone(value: str) -> str:
     hint = "give it in international format, like +447911123456"
+    if not PHONE_CHARACTERS.fullmatch(value.strip()):
+        raise BadAddress(f"{value!r} is not a phone number we can read: use only digits, "
+                         f"spaces and a leading +, no extension; {hint}")
     try:
         number = phonenumbers.parse(value.strip(), None)
     except phonenumbers.NumberParseException:

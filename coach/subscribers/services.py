@@ -1,5 +1,6 @@
 """Subscribing: validate what a person gave us, record consent, start their programme."""
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,6 +15,8 @@ from coach.scheduling.clock import LocalClock, next_allowed_time
 from coach.scheduling.models import COMPLETED, STOPPED, Enrolment
 from coach.subscribers.addresses import channel_and_address, normalize_email, normalize_phone
 from coach.subscribers.models import Subscriber
+
+LOCAL_TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 
 
 class SubscribeError(ValueError):
@@ -87,17 +90,19 @@ def _clock(form: SignUp) -> LocalClock:
     except (ZoneInfoNotFoundError, ValueError):
         raise SubscribeError(f"unknown time zone {form.timezone!r}; use an IANA name like "
                              "Europe/London or America/New_York") from None
-    return LocalClock(form.timezone, _time(form.send_time, "send time"),
-                      _time(form.quiet_start, "quiet hours start"),
-                      _time(form.quiet_end, "quiet hours end"))
+    quiet = _time(form.quiet_start, "quiet hours start"), _time(form.quiet_end, "quiet hours end")
+    if quiet[0] == quiet[1]:
+        raise SubscribeError(f"quiet hours {form.quiet_start}-{form.quiet_end} start and end "
+                             "at the same time; give a span like 21:00-08:00")
+    return LocalClock(form.timezone, _time(form.send_time, "send time"), *quiet)
 
 
 def _time(value: str, what: str) -> time:
-    try:
-        return time.fromisoformat(value.strip()).replace(second=0, microsecond=0)
-    except ValueError:
-        raise SubscribeError(f"{what} {value!r} is not a time; use 24-hour HH:MM like 18:30") \
-            from None
+    """A local wall-clock time, HH:MM: the zone is the subscriber's, so no offset is taken."""
+    if not LOCAL_TIME.fullmatch(value.strip()):
+        raise SubscribeError(f"{what} {value!r} is not a local time; use 24-hour HH:MM like "
+                             "18:30 (the time zone is given on its own)")
+    return time.fromisoformat(value.strip())
 
 
 def _existing(session: Session, email: str | None, phone: str | None) -> Subscriber | None:

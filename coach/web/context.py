@@ -3,15 +3,15 @@
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from coach.db import utcnow
 from coach.settings import PROJECT_ROOT, Settings
+from coach.web.csrf import csrf_token
 
 Enqueue = Callable[[list[int]], None]
 
@@ -23,11 +23,12 @@ class Web:
     enqueue: Enqueue  # sends go to the workers, never inline in a request
     now: Callable[[], datetime] = utcnow
     pages: Jinja2Templates = field(default_factory=lambda: Jinja2Templates(
-        directory=str(PROJECT_ROOT / "templates" / "web")))
+        directory=str(PROJECT_ROOT / "templates" / "web"), context_processors=[_form_token]))
 
     def missing(self, request: Request) -> Response:
         return self.pages.TemplateResponse(request, "missing.html", {}, status_code=404)
 
 
-def back_with_error(path: str, message: str) -> Response:
-    return RedirectResponse(f"{path}?{urlencode({'error': message})}", status_code=303)
+def _form_token(request: Request) -> dict[str, object]:
+    """Templates call ``csrf_token()`` inside each form; pages without one set no cookie."""
+    return {"csrf_token": lambda: csrf_token(request)}

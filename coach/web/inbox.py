@@ -16,44 +16,44 @@ from coach.subscribers.addresses import BadAddress
 from coach.subscribers.models import Subscriber
 from coach.subscribers.services import SignUp, SubscribeError, subscribe
 from coach.subscribers.timeline import status
-from coach.web.context import Web, back_with_error
+from coach.web.context import Web
 
 MAX_ID = 2**31 - 1  # id columns are 32-bit integers on PostgreSQL
 
 
 def routes(web: Web) -> list[Route]:
-    async def inbox(request: Request) -> Response:
+    async def inbox(request: Request, error: str | None = None) -> Response:
         people = await run_in_threadpool(_people, web)
         return web.pages.TemplateResponse(request, "inbox.html", {
-            "people": people, "qualities": QUALITIES, "error": request.query_params.get("error"),
-        })
+            "people": people, "qualities": QUALITIES, "error": error,
+        }, status_code=400 if error else 200)
 
-    async def person(request: Request) -> Response:
+    async def person(request: Request, error: str | None = None) -> Response:
         story = await run_in_threadpool(_story, web, int(request.path_params["id"]))
         if story is None:
             return web.missing(request)
         return web.pages.TemplateResponse(request, "person.html", {
-            "story": story, "error": request.query_params.get("error"),
-        })
+            "story": story, "error": error,
+        }, status_code=400 if error else 200)
 
     async def answer(request: Request) -> Response:
+        # Errors are shown on the page itself, never put in a URL: they can quote an address.
         form = await request.form()
         person_id = int(request.path_params["id"])
         words, channel = str(form.get("text", "")).strip(), str(form.get("channel", "sms"))
-        back = f"/inbox/{person_id}"
         if person_id > MAX_ID:
             return web.missing(request)
         if not words:
-            return back_with_error(back, "Write something to send.")
+            return await person(request, "Write something to send.")
         try:
             acks = await run_in_threadpool(_answer, web, person_id, channel, words)
         except (UnknownSender, BadAddress) as error:
-            return back_with_error(back, str(error))
+            return await person(request, str(error))
         if acks is None:
             return web.missing(request)
         if acks:
             web.enqueue(acks)
-        return RedirectResponse(back, status_code=303)
+        return RedirectResponse(f"/inbox/{person_id}", status_code=303)
 
     async def add_person(request: Request) -> Response:
         form = await request.form()
@@ -61,7 +61,7 @@ def routes(web: Web) -> list[Route]:
         try:
             new_id = await run_in_threadpool(_subscribe, web, values)
         except SubscribeError as error:
-            return back_with_error("/", str(error))
+            return await inbox(request, str(error))
         return RedirectResponse(f"/inbox/{new_id}", status_code=303)
 
     return [

@@ -35,7 +35,7 @@ def make_client(settings: Settings, published: None, clock: Clock, enqueue: Enqu
     """Clients on the app; redirects are not followed, so tests see every 303."""
     with ExitStack() as stack:
         def make(app_settings: Settings | None = None, **options: Any) -> "TestClient":
-            app = create_app(app_settings or settings, enqueue, clock=clock)
+            app = create_app(app_settings or settings, enqueue, clock=clock, dev_inbox=True)
             return stack.enter_context(TestClient(app, follow_redirects=False, **options))
 
         yield make
