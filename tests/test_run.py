@@ -11,7 +11,8 @@ from pathlib import Path
 
 import httpx2 as httpx
 
-from coach.settings import PROJECT_ROOT
+from coach.settings import DEFAULT_SECRET, PROJECT_ROOT
+from coach.subscribers.tokens import make_token
 
 
 def _free_port() -> int:
@@ -62,6 +63,11 @@ def test_run_serves_the_inbox_and_its_worker_sends_on_the_embedded_default(tmp_p
                   "the worker never printed the welcome", log)
             page = httpx.get(f"{base}/inbox/1").text
             assert "Welcome" in page
+            token = make_token(DEFAULT_SECRET, 1, "unsubscribe")
+            assert httpx.get(f"{base}/unsubscribe/{token}").status_code == 200
+            _wait(lambda: "GET /unsubscribe/… HTTP/1.1" in log.read_text(), 10,
+                  "the access log never showed the unsubscribe page", log)
+            assert token not in log.read_text(), "the access log keeps the token"
         finally:
             process.terminate()
             process.wait(timeout=30)
