@@ -27,6 +27,8 @@ DEFAULT_SUBJECT = "A note from coach"
 UNSUBSCRIBE_HREF = 'href="%unsubscribe_url%"'
 EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1", re.S)
 LINK = re.compile(r"\[([^\]]+)\]\((\S+?)\)")
+# People's words are Markdown-escaped in the email body (coach.programmes.sandbox).
+BACKSLASH_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
 def build_email(message: OutgoingMessage, settings: Settings,
@@ -101,9 +103,11 @@ def unsubscribe_url(settings: Settings, subscriber_id: int | None) -> str:
 
 
 def plain_text(markdown: str, unsubscribe: str) -> str:
-    """The Markdown body as plain text (it reads well already), without ** emphasis, and the
-    same honest footer as the HTML after a signature line, so reply parsers drop it."""
-    body = LINK.sub(r"\1 (\2)", EMPHASIS.sub(r"\2", markdown)).strip()
+    """The Markdown body as plain text (it reads well already), without ** emphasis or
+    backslash escapes, and the same honest footer as the HTML after a signature line, so reply
+    parsers drop it."""
+    body = LINK.sub(r"\1 (\2)", EMPHASIS.sub(r"\2", markdown))
+    body = BACKSLASH_ESCAPE.sub(r"\1", body).strip()
     return (f"{body}\n\n-- \ncoach is coaching, not therapy. If closeness hurts in a way that "
             "does not ease, a counsellor or therapist can help.\n"
             "Reply PAUSE for a break or STOP to stop these emails.\n"

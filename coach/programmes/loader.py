@@ -10,6 +10,10 @@ from coach.programmes.qualities import QUALITIES
 
 TOP_KEYS = {"title", "quality", "summary", "pacing", "steps"}
 STEP_KEYS = {"key", "week", "gap_days", "practice", "checkin", "save_as", "template"}
+MAX_FILE_CHARS = 100_000  # a programme file or step template; the built-in ones are ~2,000
+# Tags of plain data. Anything else (!!python/object, !!binary, custom tags) is refused.
+PLAIN_TAGS = {f"tag:yaml.org,2002:{name}"
+              for name in ("str", "int", "float", "bool", "null", "seq", "map")} | {"!"}
 PACING_KEYS = {
     "slower_factor", "faster_factor", "max_pace", "reminder_after_days",
     "wait_for_answer_days", "unanswered_factor", "unanswered_pause_after",
@@ -39,14 +43,41 @@ def load_programme(folder: Path) -> Loaded:
     if not path.is_file():
         loaded.problems.append(Problem(str(path), 1, "programme.yaml is missing"))
         return loaded
+    text = path.read_text(encoding="utf-8")
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        refused = _too_big(text) or _plain_yaml_problem(text)
+        if refused:
+            loaded.problems.append(Problem(str(path), *refused))
+            return loaded
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
         line = error.problem_mark.line + 1 if error.problem_mark else 1
         loaded.problems.append(Problem(str(path), line, f"bad YAML: {error.problem}"))
         return loaded
     _read_top(loaded, path, root)
     return loaded
+
+
+def _plain_yaml_problem(text: str) -> tuple[int, str] | None:
+    """Scan the events before composing anything: an alias bomb (billion laughs) never grows,
+    and no tag asks for a Python object. Programme files need neither anchors nor tags."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1 if event.start_mark else 1
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            return line, ("anchors and aliases (&name, *name) are not allowed in programme "
+                          "files; write each value out")
+        tag = getattr(event, "tag", None)
+        if tag is not None and tag not in PLAIN_TAGS:
+            shown = tag.replace("tag:yaml.org,2002:", "!!")
+            return line, (f"the tag {shown} is not allowed; programme files hold plain text, "
+                          "numbers, true or false, lists and mappings")
+    return None
+
+
+def _too_big(text: str) -> tuple[int, str] | None:
+    if len(text) > MAX_FILE_CHARS:
+        return 1, f"the file is over {MAX_FILE_CHARS} characters; keep programme files short"
+    return None
 
 
 def _read_top(loaded: Loaded, path: Path, root: yaml.Node | None) -> None:
@@ -149,7 +180,12 @@ def _read_template(folder: Path, step: dict[str, Any], name: str, line: int, not
         return
     step["template"] = str(template.relative_to(root))
     if template.is_file():
-        step["source"] = template.read_text(encoding="utf-8")
+        source = template.read_text(encoding="utf-8")
+        if _too_big(source):
+            note(line, f"template {step['template']} is over {MAX_FILE_CHARS} characters; "
+                       "a step is a short message")
+            return
+        step["source"] = source
     else:
         note(line, f"template {step['template']} for step '{step['key']}' does not exist")
 

@@ -9,14 +9,26 @@ Discreet delivery (``discreet=True``) keeps the topic off a lock screen: the opt
 them; otherwise the subject is neutral and the SMS starts with a neutral line and a blank one.
 """
 
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import Environment, FileSystemLoader, Template, select_autoescape
 from markdown_it import MarkdownIt
 
+from coach.programmes.limits import (
+    MAX_EMAIL_CHARS,
+    MAX_SMS_SEGMENTS_SENT,
+    MAX_SUBJECT_CHARS,
+    RenderBudgetExceeded,
+    TemplateFailed,
+    TemplateProblem,
+    budget,
+)
+from coach.programmes.sandbox import MARKDOWN_CONTEXT, BudgetedSandbox, bounded_join
 from coach.settings import PROJECT_ROOT
 
 BLOCKS = ("sms", "subject", "email")
@@ -30,6 +42,15 @@ GSM7 = set(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENDED = set("^{}\\[~]|€\f")
+SMS_TOO_LONG = f"SMS over {MAX_SMS_SEGMENTS_SENT} segments"
+# Output of each block is cut off as soon as it is certainly over its channel's budget.
+BLOCK_BUDGETS = {
+    "sms": (MAX_SMS_SEGMENTS_SENT * 153, SMS_TOO_LONG),
+    "sms_discreet": (MAX_SMS_SEGMENTS_SENT * 153, SMS_TOO_LONG),
+    "subject": (MAX_SUBJECT_CHARS, f"subject over {MAX_SUBJECT_CHARS} characters"),
+    "subject_discreet": (MAX_SUBJECT_CHARS, f"subject over {MAX_SUBJECT_CHARS} characters"),
+    "email": (MAX_EMAIL_CHARS, f"email over {MAX_EMAIL_CHARS} characters"),
+}
 
 
 @dataclass
@@ -45,8 +66,8 @@ class Rendered:
 
 
 @lru_cache
-def sandbox() -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+def sandbox() -> BudgetedSandbox:
+    return BudgetedSandbox()
 
 
 @lru_cache(maxsize=4096)
@@ -63,26 +84,66 @@ def compile_step(source: str, name: str) -> Template:
 def render_blocks(
     template: Template, variables: dict[str, Any], discreet: bool = False
 ) -> dict[str, str]:
-    """The text of each block; the discreet ones only when asked for and present."""
+    """The text of each block; the discreet ones only when asked for and present.
+
+    The email block renders in its own context, which Markdown-escapes every {{ }} output:
+    people's words (names, answers) stay words, while the admin's own Markdown is left as is.
+    """
     missing = [block for block in BLOCKS if block not in template.blocks]
     if missing:
         raise ValueError(f"template has no block {', '.join(missing)}")
-    context = template.new_context(variables)
+    contexts = {"plain": template.new_context(variables),
+                "email": template.new_context({**variables, MARKDOWN_CONTEXT: True})}
     extra = [block for block in DISCREET_BLOCKS if discreet and block in template.blocks]
-    return {name: "".join(template.blocks[name](context)).strip() for name in (*BLOCKS, *extra)}
+    return {name: _block_text(template, name, contexts["email" if name == "email" else "plain"])
+            for name in (*BLOCKS, *extra)}
+
+
+def _block_text(template: Template, name: str, context: Any) -> str:
+    limit, what = BLOCK_BUDGETS[name]
+    try:
+        return bounded_join(template.blocks[name](context), limit, what).strip()
+    except RenderBudgetExceeded as error:
+        error.block = error.block or name
+        raise
 
 
 def render_step(step: dict[str, Any], variables: dict[str, Any], repeat: bool = False,
                 discreet: bool = False) -> Rendered:
+    """Raises :class:`TemplateProblem` (its message names the step, never the words)."""
     template = compile_step(step["source"], step["template"])
-    blocks = render_blocks(template, {**variables, "week": step["week"]}, discreet)
-    return _assemble(blocks, step.get("checkin"), repeat, discreet)
+    with named_problems(f"step {step['key']}", template):
+        blocks = render_blocks(template, {**variables, "week": step["week"]}, discreet)
+        return _assemble(blocks, step.get("checkin"), repeat, discreet)
 
 
 def render_message(name: str, variables: dict[str, Any], discreet: bool = False) -> Rendered:
     """System messages (acknowledgements, help, notices) from templates/messages/."""
     template = _messages().get_template(f"{name}.j2")
-    return _assemble(render_blocks(template, variables, discreet), None, False, discreet)
+    with named_problems(f"message {name}", template):
+        return _assemble(render_blocks(template, variables, discreet), None, False, discreet)
+
+
+@contextmanager
+def named_problems(label: str, template: Template) -> Iterator[None]:
+    """One render under a fresh budget; whatever fails becomes a :class:`TemplateProblem`
+    that says where, with the original kept aside (its text may hold people's words)."""
+    try:
+        with budget():
+            yield
+    except TemplateProblem as problem:
+        raise problem.named(label, template_line(problem, template)) from None
+    except Exception as error:  # the template is untrusted code: anything can come out of it
+        line = template_line(error, template)
+        where = f"{template.filename}:{line}" if line else str(template.filename)
+        raise TemplateFailed(label, where, error, line) from None
+
+
+def template_line(error: BaseException, template: Template) -> int | None:
+    """Map the failing frame of compiled template code back to the template's own line."""
+    lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__)
+             if frame.filename == template.filename and frame.lineno]
+    return template.get_corresponding_lineno(lines[-1]) if lines else None
 
 
 def _assemble(blocks: dict[str, str], question: str | None, repeat: bool,
@@ -96,15 +157,20 @@ def _assemble(blocks: dict[str, str], question: str | None, repeat: bool,
     if discreet and not own_sms:
         sms = NEUTRAL_OPENER + sms
     subject = (blocks.get("subject_discreet") or NEUTRAL_SUBJECT) if discreet else blocks["subject"]
+    _check_sizes(sms, email, "sms_discreet" if own_sms else "sms")
     return Rendered(sms, subject, email)
+
+
+def _check_sizes(sms: str, email: str, sms_block: str) -> None:
+    if sms_segments(sms)[0] > MAX_SMS_SEGMENTS_SENT:
+        raise RenderBudgetExceeded("size", SMS_TOO_LONG, block=sms_block)
+    if len(email) > MAX_EMAIL_CHARS:
+        raise RenderBudgetExceeded("size", BLOCK_BUDGETS["email"][1], block="email")
 
 
 @lru_cache
 def _messages() -> Environment:
-    folder = PROJECT_ROOT / "templates" / "messages"
-    return ImmutableSandboxedEnvironment(
-        loader=FileSystemLoader(folder), undefined=StrictUndefined, autoescape=False
-    )
+    return BudgetedSandbox(loader=FileSystemLoader(PROJECT_ROOT / "templates" / "messages"))
 
 
 @lru_cache

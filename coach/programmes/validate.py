@@ -1,13 +1,13 @@
 """`coach programmes validate`: every problem, with file and line, before anything is published."""
 
 import re
-import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Template, TemplateSyntaxError, UndefinedError
-from jinja2.exceptions import SecurityError
+from jinja2 import Template, TemplateError, TemplateSyntaxError
 
+from coach.programmes.limits import RenderBudgetExceeded, TemplateFailed, TemplateProblem
 from coach.programmes.loader import Loaded, Problem, load_programme
 from coach.programmes.qualities import other_qualities, quality_name
 from coach.programmes.render import (
@@ -15,6 +15,7 @@ from coach.programmes.render import (
     DISCREET_BLOCKS,
     REPEAT_OPENER,
     compile_step,
+    named_problems,
     render_blocks,
     render_step,
     sms_segments,
@@ -23,6 +24,26 @@ from coach.programmes.render import (
 MAX_SMS_SEGMENTS = 2
 SAMPLE_NAME = "Alexandra"
 SAMPLE_ANSWER = "being there when it matters, even on the days that are long"
+
+
+@dataclass(frozen=True)
+class Persona:
+    """Someone else the validator renders every step for, so a branch that only one sample
+    would skip (``{% if name != 'Alexandra' %}``) still has to keep within the budgets."""
+
+    who: str
+    name: str
+    answer: str | None  # None: before any answer is saved
+
+
+PERSONAS = (
+    Persona("an empty name and empty answers", "", ""),
+    Persona("a long name and long answers", "Maximiliana-Konstantina " * 4,
+            "Some days it was easy and some days I forgot, but I kept trying. " * 16),
+    Persona("a name and answers outside GSM-7", "Zoë Ångström-Łukasz 😊",
+            "Ça va — “mostly” better 😊, 一点一点"),
+    Persona("a long name before any answer is saved", "Maximiliana-Konstantina " * 4, None),
+)
 
 
 def validate_folder(folder: Path) -> Loaded:
@@ -50,6 +71,12 @@ def sample_variables(definition: dict[str, Any], with_answers: bool) -> dict[str
     }
 
 
+def persona_variables(definition: dict[str, Any], persona: Persona) -> dict[str, Any]:
+    variables = sample_variables(definition, with_answers=persona.answer is not None)
+    answers = dict.fromkeys(variables["answers"], persona.answer)
+    return {**variables, "name": persona.name, "answers": answers}
+
+
 def _check_step(folder: Path, step: dict[str, Any], definition: dict[str, Any]) -> list[Problem]:
     path = str(folder / step["template"])
     try:
@@ -62,13 +89,12 @@ def _check_step(folder: Path, step: dict[str, Any], definition: dict[str, Any]) 
         try:
             plain = render_step(step, variables)
             discreet = render_step(step, variables, discreet=True)
-            blocks = render_blocks(template, {**variables, "week": step["week"]}, discreet=True)
-        except (UndefinedError, SecurityError) as error:
+            with named_problems(f"step {step['key']}", template):
+                blocks = render_blocks(template, {**variables, "week": step["week"]},
+                                       discreet=True)
+        except TemplateProblem as error:
             where = "with saved answers" if with_answers else "before any answer is saved"
-            return [Problem(path, _template_line(error, template),
-                            f"{error.message} (rendering {where})")]
-        except ValueError as error:
-            return [Problem(path, 1, str(error))]
+            return [_problem(path, step, error, where)]
         too_long = _check_sms(path, step, plain.sms, "sms")
         block = "sms_discreet" if "sms_discreet" in blocks else "sms"
         if block != "sms" or not too_long:  # one report per block is enough
@@ -77,7 +103,49 @@ def _check_step(folder: Path, step: dict[str, Any], definition: dict[str, Any]) 
         if not plain.subject:
             problems.append(Problem(path, _block_line(step, "subject"),
                                     "the subject block is empty"))
+    problems += _check_personas(path, step, definition)
     return sorted(set(problems), key=lambda p: p.line)
+
+
+def _check_personas(path: str, step: dict[str, Any], definition: dict[str, Any]
+                    ) -> list[Problem]:
+    """Every persona, plainly and discreetly, and as a repeat for a practice: within the
+    budgets a real send has (the strict 2-segment rule applies to the sample above)."""
+    repeats = (False, True) if step["practice"] else (False,)
+    for persona in PERSONAS:
+        variables = persona_variables(definition, persona)
+        for discreet in (False, True):
+            for repeat in repeats:
+                try:
+                    render_step(step, variables, repeat=repeat, discreet=discreet)
+                except TemplateProblem as error:
+                    return [_problem(path, step, error, f"for {persona.who}")]
+    return []
+
+
+def _problem(path: str, step: dict[str, Any], error: TemplateProblem, where: str) -> Problem:
+    """Sample data only reaches here, so the original error's text may be shown."""
+    line = error.line
+    if line is None and isinstance(error, RenderBudgetExceeded) and error.block:
+        line = _block_line(step, error.block)
+    if isinstance(error, TemplateFailed):
+        message = _failure(error.original)
+    elif isinstance(error, RenderBudgetExceeded):
+        message = (f"breaks its {error.kind} budget ({error.detail}); keep loops, repeats "
+                   "and lengths small")
+    else:
+        message = str(error)
+    return Problem(path, line or 1, f"{message} (rendering {where})")
+
+
+def _failure(original: BaseException) -> str:
+    if isinstance(original, RecursionError):
+        return "the template calls itself without end (recursion)"
+    if isinstance(original, TemplateError) and original.message:
+        return original.message
+    if isinstance(original, ValueError):
+        return str(original)
+    return f"{type(original).__name__}: {original}"
 
 
 def _unknown_blocks(path: str, step: dict[str, Any], template: Template) -> list[Problem]:
@@ -120,13 +188,6 @@ def _check_discreet(path: str, step: dict[str, Any], blocks: dict[str, str],
             continue
         problems.append(Problem(path, _block_line(step, block), message))
     return problems
-
-
-def _template_line(error: Exception, template: Template) -> int:
-    """Map the failing frame of compiled template code back to the template's own line."""
-    lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__)
-             if frame.filename == template.filename and frame.lineno]
-    return template.get_corresponding_lineno(lines[-1]) if lines else 1
 
 
 def _block_line(step: dict[str, Any], block: str) -> int:

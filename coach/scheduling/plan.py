@@ -45,6 +45,11 @@ def programme(version_id: int, definition: dict[str, Any]) -> Programme:
     return _programmes[version_id]
 
 
+def forget_programmes() -> None:
+    """For tests, whose fresh databases number versions from 1 again."""
+    _programmes.clear()
+
+
 def uncached(version_ids: set[int]) -> list[int]:
     return [v for v in version_ids if v not in _programmes]
 

@@ -7,6 +7,7 @@ Sends are handed on only after the commit. On PostgreSQL, concurrent sweeps spli
 
 import fcntl
 import logging
+import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from coach.db import Base
 from coach.delivery.services import insert_deliveries
 from coach.events.models import Event
 from coach.events.services import event_row
+from coach.programmes.limits import TemplateProblem
 from coach.programmes.models import ProgrammeVersion
 from coach.scheduling import plan
 from coach.scheduling.clock import remember_send
@@ -32,6 +34,9 @@ from coach.subscribers.models import Subscriber
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_ERROR = timedelta(hours=1)
+# A template that fails on someone's data fails the same way until an admin acts (or the data
+# changes): retrying hourly would only repeat the event.
+RETRY_AFTER_TEMPLATE_PROBLEM = timedelta(days=1)
 
 
 @dataclass
@@ -91,11 +96,11 @@ def _plan_batch(
         try:
             decision, row = _decide_one(enrolment, subscriber, now)
         except Exception as error:  # one broken enrolment must not hold up the rest
-            log.exception("enrolment %s could not be planned", enrolment.id)
-            retries.append({"_id": enrolment.id, "next_due_at": now + RETRY_AFTER_ERROR})
-            events.append(event_row(subscriber.id, enrolment.id, now, "error",
-                                    f"could not plan the next message: {type(error).__name__}; "
-                                    "trying again in an hour"))
+            retry, reason = _failure(error)
+            log.error("enrolment %s at step %s could not be planned: %s", enrolment.id,
+                      enrolment.step, _without_words(error))
+            retries.append({"_id": enrolment.id, "next_due_at": now + retry})
+            events.append(event_row(subscriber.id, enrolment.id, now, "error", reason))
             result.actions["error"] += 1
             continue
         result.actions[decision.action] += 1
@@ -113,6 +118,25 @@ def _plan_batch(
     if events:
         session.connection().execute(insert(_table(Event)), events)
     return insert_deliveries(session, outbox)
+
+
+def _failure(error: Exception) -> tuple[timedelta, str]:
+    """When to try again, and the event's reason (read by admins: no words of the person)."""
+    if isinstance(error, TemplateProblem):
+        return RETRY_AFTER_TEMPLATE_PROBLEM, (f"{error}; the enrolment waits for an admin, "
+                                              "trying again in a day")
+    return RETRY_AFTER_ERROR, (f"could not plan the next message: {type(error).__name__}; "
+                               "trying again in an hour")
+
+
+def _without_words(error: Exception) -> str:
+    """What went wrong and where, never the exception's text: a template's error can quote
+    the answer it was rendering (``'dict object' has no attribute '<the answer>'``)."""
+    if isinstance(error, TemplateProblem):
+        return str(error)  # names the step, the file and line, and the type; nothing else
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return f"{type(error).__name__}{where}"
 
 
 def _remember_send(subscriber: Subscriber, now: datetime) -> dict[str, object]:
