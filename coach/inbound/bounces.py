@@ -47,7 +47,8 @@ class Bounce:
 def is_bounce(message: EmailMessage) -> bool:
     if any(part.get_content_type() == "message/delivery-status" for part in message.walk()):
         return True
-    sender = parseaddr(str(message.get("From", "")))[1]
+    # The raw value: the header parser raises on an encoded line break in a stranger's From.
+    sender = parseaddr(" ".join(str(v) for n, v in message.raw_items() if n.lower() == "from"))[1]
     return sender.partition("@")[0].lower() in DAEMONS
 
 

@@ -3,8 +3,9 @@
 The message is the request body (``message/rfc822`` or ``text/plain``), or the form field
 ``email`` as inbound-parse services post it. The shared secret (COACH_INBOUND_EMAIL_SECRET)
 comes in the ``X-Coach-Secret`` header or as the HTTP basic password; without it nothing is
-read or stored. A message dropped on purpose (unknown sender, auto-reply) gets 202, not an
-error, so the service does not retry it.
+read or stored. A message dropped on purpose (unknown sender, auto-reply, one that cannot be
+read) gets 202, not an error, so the service does not retry it; only a failure to store answers
+500, so the service tries again.
 """
 
 import binascii
@@ -19,11 +20,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from coach.inbound.email_in import receive_email
+from coach.inbound.email_limits import MAX_BYTES
 from coach.web.context import Web
 
 log = logging.getLogger(__name__)
 
-MAX_BYTES = 10 * 1024 * 1024
 RAW_TYPES = ("message/rfc822", "text/plain", "application/octet-stream", "")
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
@@ -43,7 +44,8 @@ def routes(web: Web) -> list[Route]:
             return refused.response
         try:
             received = await run_in_threadpool(receive_email, web.factory, raw, web.now(),
-                                               web.settings.secret_key)
+                                               web.settings.secret_key,
+                                               web.settings.inbound_authserv_id)
         except Exception as error:  # the service retries; a duplicate is then recognised
             # The type only: a database error's text can carry the reply's words.
             log.error("inbound email not stored (%s)", type(error).__name__)

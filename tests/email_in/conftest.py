@@ -1,9 +1,10 @@
 """Fixtures for inbound email: the app with an inbound secret, on a clock the test moves, and
-raw messages built with the standard library as mail services post them."""
+raw messages built with the standard library as mail services post them: by default with the
+Authentication-Results header our mail service adds when DMARC passed for the sender."""
 
 from collections.abc import Iterator
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 from typing import Any
 
 import httpx2 as httpx
@@ -20,12 +21,14 @@ from tests.web.support import Clock, Enqueue
 SECRET = "inbound-secret-for-tests-4f9c2a7e1b8d"
 HOOK = "/hooks/email/inbound"
 SAM = "sam@example.org"
+AUTHSERV_ID = "mx.coach.example"  # the name our mail service writes in Authentication-Results
 
 
 @pytest.fixture
 def mail_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     monkeypatch.setenv("COACH_INBOUND_EMAIL_SECRET", SECRET)
     monkeypatch.setenv("COACH_EMAIL_REPLY_DOMAIN", "coach.example")
+    monkeypatch.setenv("COACH_INBOUND_AUTHSERV_ID", AUTHSERV_ID)
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()
@@ -55,8 +58,11 @@ def reply_to(settings: Settings, subscriber_id: int) -> str:
 
 def email(body: str, *, sender: str = f"Sam <{SAM}>", to: str = "coach@coach.example",
           message_id: str = "<reply-1@mail.example.org>", html: bool = False,
-          **headers: str) -> EmailMessage:
+          vouched: bool = True, **headers: str) -> EmailMessage:
+    """``vouched``: our mail service says DMARC passed for the sender's domain."""
     message = EmailMessage()
+    if vouched:
+        message["Authentication-Results"] = dmarc_pass(sender)
     message["From"] = sender
     message["To"] = to
     message["Subject"] = "Re: How did it go?"
@@ -66,6 +72,12 @@ def email(body: str, *, sender: str = f"Sam <{SAM}>", to: str = "coach@coach.exa
         message[name.replace("_", "-")] = value
     message.set_content(body, subtype="html" if html else "plain")
     return message
+
+
+def dmarc_pass(sender: str, authserv_id: str = AUTHSERV_ID) -> str:
+    domain = parseaddr(sender)[1].rpartition("@")[2]
+    return (f"{authserv_id}; dkim=pass (2048-bit key) header.d={domain} header.s=s1; "
+            f"spf=pass smtp.mailfrom={domain}; dmarc=pass (p=reject) header.from={domain}")
 
 
 def post(client: TestClient, message: EmailMessage | bytes, secret: str | None = SECRET,

@@ -1,5 +1,8 @@
 """A real IMAP server in this process for tests: pymap's in-memory (dict) backend, served on
-a loopback port from its own event loop in a thread."""
+a loopback port from its own event loop in a thread.
+
+pymap keeps only the system flags; ``keywords=True`` makes it keep keywords of a client's own
+too (PERMANENTFLAGS with ``\\*``), as Dovecot, Gmail and most servers do."""
 
 import asyncio
 import socket
@@ -8,9 +11,12 @@ from argparse import Namespace
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
+from unittest import mock
 
 from pymap.backend.dict import DictBackend
+from pymap.backend.dict.mailbox import MailboxData
 from pymap.imap import IMAPService
+from pymap.parsing.specials.flag import Recent, Wildcard, get_system_flags
 
 USER, PASSWORD = "coach", "imap password"
 
@@ -32,7 +38,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_imap_server() -> Iterator[ImapServer]:
+def running_imap_server(keywords: bool = False) -> Iterator[ImapServer]:
+    if not keywords:
+        with _serving() as server:
+            yield server
+        return
+    kept = (get_system_flags() - {Recent}) | {Wildcard}
+    with mock.patch.object(MailboxData, "permanent_flags", property(lambda _: kept)), \
+            _serving() as server:
+        yield server
+
+
+@contextmanager
+def _serving() -> Iterator[ImapServer]:
     server = ImapServer("127.0.0.1", free_port())
     args = Namespace(host=[server.host], port=str(server.port), tls=False, cert=None, key=None,
                      debug=False, passlib_cfg=None, proxy_protocol=None, inherited_sockets=None,

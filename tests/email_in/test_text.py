@@ -3,7 +3,7 @@ in the shapes common mail clients write them."""
 
 import pytest
 
-from coach.inbound.email_in import html_to_text, strip_quoted
+from coach.inbound.email_text import html_to_text, strip_quoted
 
 
 @pytest.mark.parametrize(("body", "words"), [
