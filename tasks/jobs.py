@@ -7,8 +7,17 @@ from coach.scheduling.services import run_sweep
 from coach.settings import get_settings
 from tasks.app import CoachTask, app
 
+# Soft limits raise SoftTimeLimitExceeded inside the task: the open transaction rolls back and
+# the claimed rows are released for the next sweep; the hard limit then ends the process.
+# A sweep usually takes seconds; a template that breaks its time budget costs one render
+# (0.5 s, coach.programmes.limits) before its step fails fast for everyone else.
+SWEEP_SOFT_SECONDS, SWEEP_HARD_SECONDS = 240, 300
+# A batch of 100 SMS at the shared rate of 1 per second, with a second worker sharing it.
+SEND_SOFT_SECONDS, SEND_HARD_SECONDS = 540, 600
 
-@app.task(base=CoachTask, name="coach.sweep")
+
+@app.task(base=CoachTask, name="coach.sweep", soft_time_limit=SWEEP_SOFT_SECONDS,
+          time_limit=SWEEP_HARD_SECONDS)
 def sweep(now: str | None = None, helper: bool = False) -> dict[str, Any]:
     """Beat's minute: plan what is due, then hand the sends to the workers.
 
@@ -27,7 +36,8 @@ def sweep(now: str | None = None, helper: bool = False) -> dict[str, Any]:
                      call_helpers=None if helper else call_helpers, housekeeping=not helper)
 
 
-@app.task(base=CoachTask, name="coach.send")
+@app.task(base=CoachTask, name="coach.send", soft_time_limit=SEND_SOFT_SECONDS,
+          time_limit=SEND_HARD_SECONDS)
 def send(ids: list[int], now: str | None = None) -> dict[str, int]:
     moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
     return send_deliveries(ids, moment, get_settings()).as_dict()

@@ -17,6 +17,7 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, Template, select_autoescape
+from jinja2.runtime import Context
 from markdown_it import MarkdownIt
 
 from coach.programmes.limits import (
@@ -86,35 +87,56 @@ def render_blocks(
 ) -> dict[str, str]:
     """The text of each block; the discreet ones only when asked for and present.
 
-    The email block renders in its own context, which Markdown-escapes every {{ }} output:
-    people's words (names, answers) stay words, while the admin's own Markdown is left as is.
+    While the email block renders, every {{ }} output is Markdown-escaped: people's words
+    (names, answers) stay words, while the admin's own Markdown is left as is.
     """
     missing = [block for block in BLOCKS if block not in template.blocks]
     if missing:
         raise ValueError(f"template has no block {', '.join(missing)}")
-    contexts = {"plain": template.new_context(variables),
-                "email": template.new_context({**variables, MARKDOWN_CONTEXT: True})}
+    context = template.new_context(variables)
     extra = [block for block in DISCREET_BLOCKS if discreet and block in template.blocks]
-    return {name: _block_text(template, name, contexts["email" if name == "email" else "plain"])
-            for name in (*BLOCKS, *extra)}
+    return {name: _block_text(template, name, context) for name in (*BLOCKS, *extra)}
 
 
-def _block_text(template: Template, name: str, context: Any) -> str:
+def _block_text(template: Template, name: str, context: Context) -> str:
     limit, what = BLOCK_BUDGETS[name]
+    context.vars[MARKDOWN_CONTEXT] = name == "email"  # one context, cheaper than two
     try:
         return bounded_join(template.blocks[name](context), limit, what).strip()
     except RenderBudgetExceeded as error:
         error.block = error.block or name
         raise
+    finally:
+        context.vars[MARKDOWN_CONTEXT] = False
 
 
 def render_step(step: dict[str, Any], variables: dict[str, Any], repeat: bool = False,
                 discreet: bool = False) -> Rendered:
     """Raises :class:`TemplateProblem` (its message names the step, never the words)."""
-    template = compile_step(step["source"], step["template"])
-    with named_problems(f"step {step['key']}", template):
-        blocks = render_blocks(template, {**variables, "week": step["week"]}, discreet)
-        return _assemble(blocks, step.get("checkin"), repeat, discreet)
+    label, source = f"step {step['key']}", step["source"]
+    if source in _too_slow:
+        raise _too_slow[source].named(label, _too_slow[source].line)
+    template = compile_step(source, step["template"])
+    try:
+        with named_problems(label, template):
+            blocks = render_blocks(template, {**variables, "week": step["week"]}, discreet)
+            return _assemble(blocks, step.get("checkin"), repeat, discreet)
+    except RenderBudgetExceeded as problem:
+        if problem.kind == "time":
+            _remember_too_slow(source, problem)
+        raise
+
+
+# Steps that broke the time budget fail at once from then on: a batch of enrolments on one
+# slow step must not cost the sweep a full budget each. Versions are immutable, so a fix is
+# a new source.
+_too_slow: dict[str, RenderBudgetExceeded] = {}
+
+
+def _remember_too_slow(source: str, problem: RenderBudgetExceeded) -> None:
+    if len(_too_slow) >= 256:
+        _too_slow.clear()
+    _too_slow[source] = problem
 
 
 def render_message(name: str, variables: dict[str, Any], discreet: bool = False) -> Rendered:
@@ -162,7 +184,9 @@ def _assemble(blocks: dict[str, str], question: str | None, repeat: bool,
 
 
 def _check_sizes(sms: str, email: str, sms_block: str) -> None:
-    if sms_segments(sms)[0] > MAX_SMS_SEGMENTS_SENT:
+    # Counting segments walks every character: only worth it when the text could be over.
+    could_be_over = 2 * len(sms) > MAX_SMS_SEGMENTS_SENT * 67
+    if could_be_over and sms_segments(sms)[0] > MAX_SMS_SEGMENTS_SENT:
         raise RenderBudgetExceeded("size", SMS_TOO_LONG, block=sms_block)
     if len(email) > MAX_EMAIL_CHARS:
         raise RenderBudgetExceeded("size", BLOCK_BUDGETS["email"][1], block="email")

@@ -124,3 +124,12 @@ def test_personas_reach_branches_one_sample_would_not(guard: str, tmp_path: Path
     problems = validate_folder(folder).problems
     assert problems, guard
     assert all(p.line == 1 for p in problems), [str(p) for p in problems]
+
+
+def test_a_step_that_broke_its_time_budget_fails_at_once_for_everyone_after() -> None:
+    slow = step(email="{% if name != 'Alexandra' %}{% for i in range(100000) %}"
+                      "{% for j in range(100000) %}{% endfor %}{% endfor %}{% endif %}")
+    with pytest.raises(RenderBudgetExceeded, match="time budget"):
+        render_step(slow, VARIABLES)
+    with pytest.raises(RenderBudgetExceeded, match="time budget"):
+        render_step(slow, {**VARIABLES, "name": "Alexandra"})  # would skip the loop
