@@ -498,3 +498,50 @@ def test_a_saved_answer_counts_towards_the_sms(tmp_path: Path) -> None:
 )
 def test_sms_segments(text: str, expected: tuple[int, str]) -> None:
     assert sms_segments(text) == expected
+
+
+# Personas and budgets -----------------------------------------------------------------------
+
+
+def test_a_problem_only_another_persona_meets_is_reported(tmp_path: Path) -> None:
+    broken = template(email="Hi {{ name }},\n\n{% if not name %}{{ nickname }}{% endif %}")
+    folder = make(tmp_path, w1_practice=broken)
+    problem = one_problem(validate_folder(folder))
+    assert (problem.file, problem.line) == (step_file(folder, "w1-practice"),
+                                            line_of(broken, "nickname"))
+    assert "'nickname' is undefined (rendering for an empty name" in problem.message
+
+
+def test_an_sms_over_budget_for_a_long_answer_points_at_the_sms_block(tmp_path: Path) -> None:
+    sms = ("Bye.{% if answers.get('first_week') %} You said: "
+           "{{ answers.first_week * 3 }}{% endif %}")
+    broken = ("{% block subject %}S{% endblock %}\n{% block email %}\nBody.\n{% endblock %}\n"
+              f"{{% block sms %}}{sms}{{% endblock %}}\n")
+    folder = make(tmp_path, closing=broken)
+    problem = one_problem(validate_folder(folder))
+    assert (problem.file, problem.line) == (step_file(folder, "closing"), 5)
+    assert "breaks its size budget (SMS over 10 segments)" in problem.message
+    assert "long answers" in problem.message
+
+
+def test_a_template_may_not_include_another(tmp_path: Path) -> None:
+    broken = template(email="Hi.\n{% include 'steps/welcome.j2' %}")
+    folder = make(tmp_path, w1_practice=broken)
+    problem = one_problem(validate_folder(folder))
+    assert (problem.file, problem.line) == (step_file(folder, "w1-practice"), 5)
+    assert "stands alone" in problem.message
+
+
+def test_an_anchor_in_programme_yaml(tmp_path: Path) -> None:
+    text = PROGRAMME.replace("summary: A small", "summary: &s A small")
+    folder = make(tmp_path, text)
+    problem = one_problem(validate_folder(folder))
+    assert (problem.file, problem.line) == (yaml_file(folder), line_of(text, "&s"))
+    assert "anchors and aliases" in problem.message
+
+
+def test_a_template_file_too_big_to_be_a_message(tmp_path: Path) -> None:
+    folder = make(tmp_path, closing=template(email="x" * 100_001))
+    problem = one_problem(validate_folder(folder))
+    assert (problem.file, problem.line) == (yaml_file(folder), line_of(PROGRAMME, "key: closing"))
+    assert "over 100000 characters" in problem.message
