@@ -43,7 +43,10 @@ def load_programme(folder: Path) -> Loaded:
     if not path.is_file():
         loaded.problems.append(Problem(str(path), 1, "programme.yaml is missing"))
         return loaded
-    text = path.read_text(encoding="utf-8")
+    text = _read(path)
+    if text is None:
+        loaded.problems.append(Problem(str(path), 1, "the file is not UTF-8 text"))
+        return loaded
     try:
         refused = _too_big(text) or _plain_yaml_problem(text)
         if refused:
@@ -72,6 +75,13 @@ def _plain_yaml_problem(text: str) -> tuple[int, str] | None:
             return line, (f"the tag {shown} is not allowed; programme files hold plain text, "
                           "numbers, true or false, lists and mappings")
     return None
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _too_big(text: str) -> tuple[int, str] | None:
@@ -180,7 +190,10 @@ def _read_template(folder: Path, step: dict[str, Any], name: str, line: int, not
         return
     step["template"] = str(template.relative_to(root))
     if template.is_file():
-        source = template.read_text(encoding="utf-8")
+        source = _read(template)
+        if source is None:
+            note(line, f"template {step['template']} is not UTF-8 text")
+            return
         if _too_big(source):
             note(line, f"template {step['template']} is over {MAX_FILE_CHARS} characters; "
                        "a step is a short message")

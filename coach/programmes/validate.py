@@ -83,6 +83,8 @@ def _check_step(folder: Path, step: dict[str, Any], definition: dict[str, Any]) 
         template = compile_step(step["source"], step["template"])
     except TemplateSyntaxError as error:
         return [Problem(path, error.lineno, f"template syntax: {error.message}")]
+    except RecursionError:
+        return [Problem(path, 1, "the template nests too deeply to compile; flatten it")]
     problems = _unknown_blocks(path, step, template)
     for with_answers in (True, False):
         variables = sample_variables(definition, with_answers)

@@ -92,3 +92,21 @@ def test_publish_refuses_yaml_tricks_and_stores_nothing(case: str, tmp_path: Pat
     assert result.exit_code == 2
     assert f"{folder / 'programme.yaml'}:{YAML_CASES[case][1]}: " in result.output
     assert "nothing was published" in result.output
+
+
+def test_a_template_nested_too_deeply_to_compile(tmp_path: Path) -> None:
+    folder = programme_with(tmp_path, email="{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}")
+    problems = validate_folder(folder).problems
+    assert [(Path(p.file).name, p.line) for p in problems] == [("probe.j2", 1)]
+    assert "nests too deeply" in problems[0].message
+
+
+def test_files_that_are_not_utf8(tmp_path: Path) -> None:
+    folder = programme_with(tmp_path)
+    (folder / "steps" / "probe.j2").write_bytes(b"{% block sms %}\xff{% endblock %}")
+    [problem] = validate_folder(folder).problems
+    assert (Path(problem.file).name, problem.line) == ("programme.yaml", 5)
+    assert "not UTF-8" in problem.message
+    (folder / "programme.yaml").write_bytes(b"title: \xff\n")
+    [problem] = validate_folder(folder).problems
+    assert (Path(problem.file).name, problem.line) == ("programme.yaml", 1)
