@@ -47,11 +47,15 @@ def imap_settings(mail_settings: Settings, imap_server: ImapServer,
 
 
 def deliver(server: ImapServer, *messages: EmailMessage) -> None:
+    deliver_raw(server, *(message.as_bytes() for message in messages))
+
+
+def deliver_raw(server: ImapServer, *messages: bytes) -> None:
     """Put messages in the mailbox as a mail server would: unseen."""
     with imaplib.IMAP4(server.host, server.port) as client:
         client.login(USER, PASSWORD)
         for message in messages:
-            client.append("INBOX", None, None, message.as_bytes())
+            client.append("INBOX", None, None, message)
 
 
 def unseen(server: ImapServer) -> int:
