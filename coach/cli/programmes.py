@@ -5,6 +5,7 @@ from rich.console import Console
 from rich.table import Table
 
 from coach.cli.common import fail
+from coach.cli.terminal import shown
 from coach.db import transaction
 from coach.programmes.services import InvalidProgramme, listing, publish
 from coach.programmes.validate import programme_folders, validate_folder
@@ -37,8 +38,8 @@ def list_command() -> None:
     for folder in _folders([]):
         loaded = validate_folder(folder)
         row = published.get(folder.name, {})
-        table.add_row(folder.name, loaded.definition.get("title", "?"),
-                      loaded.definition.get("quality", "?"), str(row.get("version") or "-"),
+        table.add_row(shown(folder.name), shown(loaded.definition.get("title", "?")),
+                      shown(loaded.definition.get("quality", "?")), str(row.get("version") or "-"),
                       str(len(loaded.definition["steps"])))
     out.print(table)
 
@@ -50,10 +51,10 @@ def validate_command(names: list[str] = typer.Argument(None, help="slugs or fold
     for folder in _folders(names or []):
         loaded = validate_folder(folder)
         for problem in loaded.problems:
-            out.print(str(problem), highlight=False)
+            out.print(shown(str(problem)), highlight=False)
         problems += len(loaded.problems)
         if not loaded.problems:
-            out.print(f"{folder.name}: ok ({len(loaded.definition['steps'])} steps)")
+            out.print(f"{shown(folder.name)}: ok ({len(loaded.definition['steps'])} steps)")
     if problems:
         out.print(f"[red]{problems} problem(s)[/]")
         raise typer.Exit(1)
@@ -68,8 +69,8 @@ def publish_command(names: list[str] = typer.Argument(None, help="slugs or folde
             for folder in folders:
                 version, created = publish(session, folder)
                 word = "published" if created else "unchanged, still"
-                out.print(f"{folder.name}: {word} version {version.number}")
+                out.print(f"{shown(folder.name)}: {word} version {version.number}")
     except InvalidProgramme as error:
         for problem in error.problems:
-            out.print(str(problem), highlight=False)
+            out.print(shown(str(problem)), highlight=False)
         fail("nothing was published; fix the problems above and publish again")

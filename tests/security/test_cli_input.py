@@ -1,6 +1,8 @@
 """Items 10 and 14 of the security review: people's words on an operator's terminal are shown,
 never obeyed, and the command line refuses input it would otherwise read wrongly."""
 
+import shutil
+
 import pytest
 from sqlalchemy import func, select
 
@@ -8,6 +10,7 @@ from coach.cli.terminal import shown
 from coach.inbound.models import Reply
 from coach.subscribers.addresses import BadAddress, normalize_phone
 from coach.subscribers.models import Subscriber
+from tests.conftest import PROGRAMMES
 from tests.test_cli import coach
 
 HOSTILE = {
@@ -76,3 +79,12 @@ def test_a_phone_number_with_anything_but_digits_is_refused(number):
                                     "+44-7911-123456", "+44.7911.123456"])
 def test_the_ways_people_write_a_number_still_work(number):
     assert normalize_phone(number) == "+447911123456"
+
+
+def test_programme_problems_with_markup_are_shown_as_text(settings, tmp_path):
+    folder = tmp_path / "odd"
+    shutil.copytree(PROGRAMMES / "honesty", folder)
+    yaml_file = folder / "programme.yaml"
+    yaml_file.write_text(yaml_file.read_text().replace("title:", '"[/]": 1\ntitle:', 1))
+    output = coach("programmes", "validate", str(folder), code=1)
+    assert "unknown programme key '[/]'" in output
