@@ -17,6 +17,7 @@ from coach.delivery.services import claim, send_claimed
 from coach.delivery.status import Callback, record_callback
 from coach.scheduling.models import Enrolment
 from coach.scheduling.services import run_sweep
+from coach.subscribers.models import Subscriber
 from tests.conftest import START
 from tests.helpers import deliveries, enrol, reply, tick
 
@@ -125,6 +126,18 @@ def test_a_row_handed_back_while_its_slow_sender_still_holds_it_goes_once(
         second = send_claimed(session, ids, lambda _: MemoryChannel(), later)
     assert (first.sent, second.sent, second.skipped) == (1, 0, 1)
     assert len(MemoryChannel.sent) == 1 and deliveries(factory, 1)[0].status == "sent"
+
+
+def test_a_row_for_an_address_the_person_has_since_changed_does_not_go(
+    settings, factory, published
+):
+    ids = _plan(settings, factory)
+    with factory.begin() as session:
+        session.execute(update(Subscriber).values(email="sam.new@example.org"))
+    summary = _send(factory, ids, MemoryChannel(), DUE)
+    [row] = deliveries(factory, 1)
+    assert (row.status, row.error) == ("failed", "not sent: email address changed since planned")
+    assert (summary.skipped, MemoryChannel.sent) == (1, [])
 
 
 def test_a_status_callback_that_comes_during_the_send_wins(settings, factory, published):

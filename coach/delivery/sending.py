@@ -10,7 +10,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack
 from datetime import datetime
 
-from coach.db import session_factory
+from coach.db import get_engine, session_factory
 from coach.delivery.channels import Channel, channel_for
 from coach.delivery.services import SendSummary, claim, send_claimed
 from coach.settings import Settings
@@ -23,7 +23,11 @@ def send_deliveries(ids: list[int], now: datetime, settings: Settings) -> SendSu
     summary = SendSummary(skipped=len(ids) - len(claimed))
     if not claimed:
         return summary
-    with factory() as session, ExitStack() as open_channels:
+    # One connection for the whole batch: a session on the engine hands its connection back at
+    # every commit (one a row) and checks it out again, with a ping, for the next row.
+    engine = get_engine(settings.effective_database_url)
+    with engine.connect() as connection, factory(bind=connection) as session, \
+            ExitStack() as open_channels:
         sent = send_claimed(session, claimed, _batch_channels(settings, open_channels), now)
     sent.skipped += summary.skipped
     return sent
