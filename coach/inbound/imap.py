@@ -16,6 +16,7 @@ import imaplib
 import logging
 import ssl
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -188,7 +189,8 @@ def _connect(box: Mailbox) -> imaplib.IMAP4:
         try:
             client.starttls(ssl_context=context)
         except BaseException:
-            client.shutdown()
+            with suppress(OSError):  # a failed handshake may have closed the socket already
+                client.shutdown()
             raise
     return client
 
