@@ -6,6 +6,7 @@
 Exits non-zero when a record breaks the schema or the corpus falls below its minimums.
 It reads every split, so it prints counts for the test split too; it never prints test texts.
 """
+import hashlib
 import json
 import re
 import sys
@@ -28,6 +29,9 @@ TAGS = {"textspeak", "typo", "emoji", "all_caps", "no_final_punctuation"}
 REQUIRED = ("id", "text", "context", "language", "country", "intent", "risk", "category",
             "rating", "days", "group")
 OPTIONAL = ("tags", "question", "note")
+# The first release (en-0001..en-1550, es-0001..es-0587) was split by stratified hashing and is
+# fixed. Every later reply goes to the split given by its id's SHA-256 modulo 10.
+FIRST_RELEASE_LAST = {"en": 1550, "es": 587}
 EXPLICIT_RATING = re.compile(r"\b[1-5]\s*(/|out of|de)\s*5\b", re.I)
 
 MINIMUMS = {
@@ -157,6 +161,15 @@ def main():
                 continue
             errors.extend(check_record(r, where, questions))
             records.append((split, r))
+
+    for split, r in records:
+        lang, _, num = str(r.get("id", "")).partition("-")
+        if num.isdigit() and int(num) > FIRST_RELEASE_LAST.get(lang, 10**6):
+            b = int(hashlib.sha256(r["id"].encode()).hexdigest(), 16) % 10
+            want = "train" if b <= 5 else "dev" if b <= 7 else "test"
+            if split != want:
+                errors.append(f"{r['id']} is in {split}; replies added after the first release "
+                              f"go by sha256(id) % 10, which gives {want}")
 
     ids = Counter(r["id"] for _, r in records)
     errors.extend(f"duplicate id {i}" for i, c in ids.items() if c > 1)
