@@ -6,10 +6,11 @@ from coach.events.models import Event
 from coach.inbound.models import Reply
 from coach.inbound.signup_models import SmsSignup
 from coach.programmes.models import Programme, ProgrammeVersion
+from coach.safety.models import Flag
 from coach.scheduling.models import Enrolment
 from coach.subscribers.models import Subscriber
 
 __all__ = [
-    "Base", "Delivery", "Enrolment", "Event", "Programme", "ProgrammeVersion", "Reply",
+    "Base", "Delivery", "Enrolment", "Event", "Flag", "Programme", "ProgrammeVersion", "Reply",
     "SmsSignup", "Subscriber",
 ]

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     email_from: str = "coach <coach@localhost>"
     email_reply_domain: str = ""  # replies go to reply+TOKEN@this; defaults to email_from's
     inbound_email_secret: str = ""
+    # Where an urgent reply's alert goes (a monitored inbox of the safety role); without it,
+    # flags wait in `coach flags list` and no reply promises that a person will read them.
+    safety_email: str = ""
     # Requests per client (see coach/web/throttle.py), in the ``limits`` notation. Generous
     # where a refusal could lose a real person's message: Twilio and mail providers post
     # many people's messages from few addresses.

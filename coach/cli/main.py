@@ -8,6 +8,7 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
+from coach.cli import flags as flags_cli
 from coach.cli import programmes as programmes_cli
 from coach.cli.common import fail, now_option, parse_now
 from coach.db import transaction
@@ -24,6 +25,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
 app.add_typer(db_app, name="db")
 app.add_typer(programmes_cli.app, name="programmes")
+app.add_typer(flags_cli.app, name="flags")
 out = Console(soft_wrap=True)
 
 

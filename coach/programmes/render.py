@@ -139,9 +139,12 @@ def _remember_too_slow(source: str, problem: RenderBudgetExceeded) -> None:
     _too_slow[source] = problem
 
 
-def render_message(name: str, variables: dict[str, Any], discreet: bool = False) -> Rendered:
-    """System messages (acknowledgements, help, notices) from templates/messages/."""
-    template = _messages().get_template(f"{name}.j2")
+def render_message(name: str, variables: dict[str, Any], discreet: bool = False,
+                   language: str = "en") -> Rendered:
+    """System messages (acknowledgements, help, notices) from templates/messages/, in the
+    person's language where it has them (``es/NAME.j2``), else in English."""
+    names = [f"{language}/{name}.j2", f"{name}.j2"] if language != "en" else [f"{name}.j2"]
+    template = _messages().select_template(names)
     with named_problems(f"message {name}", template):
         return _assemble(render_blocks(template, variables, discreet), None, False, discreet)
 

@@ -30,6 +30,11 @@ class Subscriber(Base):
     preferred_channel: Mapped[str] = mapped_column(String(8))
     # Discreet delivery: lock-screen previews and subjects that do not reveal the topic.
     discreet: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # How replies are read and system messages written: en or es.
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    # ISO 3166 code the person chose, for the helplines an urgent reply names; when unset,
+    # the country of their phone number is used.
+    country: Mapped[str | None] = mapped_column(String(2))
     sms_consent: Mapped[bool] = mapped_column(default=False)
     sms_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sms_consent_source: Mapped[str | None] = mapped_column(String(80))
@@ -73,6 +78,8 @@ class Subscriber(Base):
                 }
                 for channel in CHANNELS
             },
+            "language": self.language,
+            "country": self.country,
             "flagged": self.flag_reason,
         }
 
