@@ -23,3 +23,12 @@ def test_only_the_new_words_are_kept(body: str, words: str) -> None:
 def test_html_becomes_lines_of_text() -> None:
     html = "<p>One</p><p>Two &amp; <i>three</i><br>four</p><script>x()</script>"
     assert html_to_text(html) == "One\n\nTwo & three\nfour"
+
+
+def test_long_lines_are_kept_whole_and_the_quote_still_goes() -> None:
+    """Lines longer than the reply parser can take in reasonable time pass it by, unchanged."""
+    long = ("I wrote a lot without pressing enter, " * 40).strip()
+    body = f"{long}\n\nshort\n\nOn Mon, 9 Mar 2026 at 18:30, coach wrote:\n> {long}\n"
+    assert strip_quoted(body) == f"{long}\n\nshort"
+    assert strip_quoted("On " * 20_000) == ("On " * 20_000).strip()
+    assert strip_quoted("keep\x00this") == "keepthis"

@@ -66,6 +66,12 @@ def forwarded(depth: int) -> bytes:
     return HEAD + b"Content-Type: message/rfc822\r\n\r\n" * depth + b"\r\n" + MARKER.encode()
 
 
+def delivery_report(blocks: int) -> bytes:
+    return (HEAD + b"Content-Type: multipart/report; report-type=delivery-status; boundary=b"
+            b"\r\n\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+            + b"Action: failed\r\nStatus: 5.1.1\r\n\r\n" * blocks + b"--b--\r\n")
+
+
 def with_headers(count: int) -> bytes:
     return HEAD + b"".join(b"X-Noise-%d: %s\r\n" % (n, MARKER.encode()) for n in range(count)) \
         + b"\r\n" + MARKER.encode()
@@ -86,6 +92,7 @@ TOO_MUCH = {
     "forwarded past the bound": lambda: forwarded(MAX_CONTAINERS + 1),
     "header fields past the bound": lambda: with_headers(MAX_HEADERS),
     "recipients past the bound": lambda: with_recipients(MAX_RECIPIENTS + 1),
+    "a delivery report of 200,000 blocks": lambda: delivery_report(200_000),
 }
 WITHIN = {
     "a few parts": lambda: with_parts(10),
