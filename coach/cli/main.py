@@ -10,6 +10,7 @@ from rich.console import Console
 
 from coach.cli import flags as flags_cli
 from coach.cli import programmes as programmes_cli
+from coach.cli import replies as replies_cli
 from coach.cli.common import fail, now_option, parse_now
 from coach.db import transaction
 from coach.delivery.sending import send_deliveries
@@ -26,6 +27,7 @@ db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
 app.add_typer(db_app, name="db")
 app.add_typer(programmes_cli.app, name="programmes")
 app.add_typer(flags_cli.app, name="flags")
+app.add_typer(replies_cli.app, name="replies")
 out = Console(soft_wrap=True)
 
 

@@ -1,0 +1,88 @@
+"""Layer 3: a statistical classifier over word and character n-grams of the normalised reply.
+
+Two linear models share one feature set: ``risk`` (none, concern, urgent) and ``category``
+(the five risk categories, trained on risk replies only). The shipped weights are a logistic
+regression trained on the corpus's train split by :mod:`.train`, committed as
+``data/model.json`` and read once. Inference is a sum of weights and a softmax: pure Python,
+no numpy, fast enough for thousands of replies a second on one core.
+"""
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from itertools import pairwise
+
+from coach.inbound.understanding.normalise import plain_words
+
+CHAR_SIZES = (3, 4, 5)
+
+
+def features(normalised: str) -> set[str]:
+    """Words, word pairs and the 3–5 letter pieces of each word (these catch typos: "wnat")."""
+    words = plain_words(normalised)
+    found = {f"w:{word}" for word in words}
+    found.update(f"b:{a} {b}" for a, b in pairwise(words))
+    for word in words:
+        padded = f" {word} "
+        for size in CHAR_SIZES:
+            found.update(f"c:{padded[i:i + size]}" for i in range(len(padded) - size + 1))
+    return found
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    classes: tuple[str, ...]
+    bias: tuple[float, ...]
+    weights: Mapping[str, tuple[float, ...]]
+
+    def probabilities(self, found: Iterable[str]) -> dict[str, float]:
+        scores = list(self.bias)
+        for feature in found:
+            row = self.weights.get(feature)
+            if row is not None:
+                for i, weight in enumerate(row):
+                    scores[i] += weight
+        top = max(scores)
+        exps = [math.exp(score - top) for score in scores]
+        total = sum(exps)
+        return {name: value / total for name, value in zip(self.classes, exps, strict=True)}
+
+    def as_json(self) -> dict[str, object]:
+        weights = {f: [round(w, 4) for w in row] for f, row in sorted(self.weights.items())}
+        return {"classes": list(self.classes), "bias": [round(b, 4) for b in self.bias],
+                "weights": weights}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, object]) -> "LinearModel":
+        weights = raw["weights"]
+        assert isinstance(weights, dict)
+        return cls(tuple(raw["classes"]), tuple(raw["bias"]),  # type: ignore[arg-type]
+                   {feature: tuple(row) for feature, row in weights.items()})
+
+
+@dataclass(frozen=True)
+class Classifier:
+    name: str
+    risk: LinearModel
+    category: LinearModel
+
+    def read(self, normalised: str) -> tuple[dict[str, float], dict[str, float]]:
+        """Risk and category probabilities for one normalised reply."""
+        found = features(normalised)
+        return self.risk.probabilities(found), self.category.probabilities(found)
+
+    def as_json(self) -> dict[str, object]:
+        return {"name": self.name, "features": "words, word pairs, letters 3-5",
+                "risk": self.risk.as_json(), "category": self.category.as_json()}
+
+
+@cache
+def shipped() -> Classifier:
+    """The committed model (``data/model.json``), read once per process."""
+    text = files(__package__).joinpath("data").joinpath("model.json").read_text("utf-8")
+    raw = json.loads(text)
+    return Classifier(raw["name"], LinearModel.from_json(raw["risk"]),
+                      LinearModel.from_json(raw["category"]))

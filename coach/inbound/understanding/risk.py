@@ -1,0 +1,65 @@
+"""Risk first, on every reply: word lists, then the classifier for what they miss."""
+
+from dataclasses import dataclass
+
+from coach.inbound.understanding.classifier import Classifier
+from coach.inbound.understanding.wordlists import LEVELS, Pattern, WordList
+
+
+@dataclass(frozen=True)
+class Risk:
+    level: str
+    category: str | None
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Chosen on the dev split (``coach replies evaluate --split dev``)."""
+
+    flag: float = 0.35  # P(concern or urgent) at which the classifier alone flags a reply
+    flag_after_trap: float = 0.8  # the same when a trap (an idiom, "lol") is in the reply
+    urgent: float = 0.5  # share of urgent in the flagged probability
+
+
+NO_RISK = Risk("none", None, ())
+
+
+def assess(normalised: str, lists: list[WordList], classifier: Classifier | None,
+           thresholds: Thresholds) -> Risk:
+    hits = [pattern for wl in lists for pattern in wl.risk if pattern.search(normalised)]
+    if hits:
+        return _from_word_lists(normalised, hits, lists)
+    if classifier is None:
+        return NO_RISK
+    return _from_classifier(normalised, lists, classifier, thresholds)
+
+
+def _from_word_lists(normalised: str, hits: list[Pattern], lists: list[WordList]) -> Risk:
+    level = max((hit.level for hit in hits), key=LEVELS.__getitem__)
+    top = [hit for hit in hits if hit.level == level]
+    # Someone else in danger is named beside the danger itself ("my sister took pills").
+    chosen = next((hit for hit in top if hit.category == "other"), top[0])
+    reasons = tuple(hit.describe() for hit in hits)
+    if level == "urgent" and _lowered(normalised, chosen, lists):
+        level = "concern"
+        reasons += ("said as a joke or as past: urgent lowered to concern",)
+    return Risk(level, chosen.category, reasons)
+
+
+def _lowered(normalised: str, chosen: Pattern, lists: list[WordList]) -> bool:
+    joking = chosen.category == "suicide_self_harm" and any(
+        wl.hyperbole.search(normalised) for wl in lists)
+    return joking or any(wl.past.search(normalised) for wl in lists)
+
+
+def _from_classifier(normalised: str, lists: list[WordList], classifier: Classifier,
+                     thresholds: Thresholds) -> Risk:
+    risk, category = classifier.read(normalised)
+    flagged = risk["concern"] + risk["urgent"]
+    trapped = any(trap.search(normalised) for wl in lists for trap in wl.traps)
+    if flagged < (thresholds.flag_after_trap if trapped else thresholds.flag):
+        return NO_RISK
+    level = "urgent" if risk["urgent"] >= thresholds.urgent * flagged else "concern"
+    best = max(category, key=category.__getitem__)
+    return Risk(level, best, (f"classifier: {level} {flagged:.2f}, {best} {category[best]:.2f}",))
