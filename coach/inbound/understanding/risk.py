@@ -17,8 +17,8 @@ class Risk:
 class Thresholds:
     """Chosen on the dev split (``coach replies evaluate --split dev``)."""
 
-    flag: float = 0.35  # P(concern or urgent) at which the classifier alone flags a reply
-    flag_after_trap: float = 0.8  # the same when a trap (an idiom, "lol") is in the reply
+    flag: float = 0.9  # P(concern or urgent) at which the classifier alone flags a reply
+    flag_after_trap: float = 1.01  # never, when a trap (an idiom, "lol") is in the reply
     urgent: float = 0.5  # share of urgent in the flagged probability
 
 
