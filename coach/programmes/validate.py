@@ -13,15 +13,21 @@ from coach.programmes.qualities import other_qualities, quality_name
 from coach.programmes.render import (
     BLOCKS,
     DISCREET_BLOCKS,
+    GSM7_EXTENDED,
     REPEAT_OPENER,
     compile_step,
     named_problems,
     render_blocks,
+    render_message,
     render_step,
     sms_segments,
 )
 
 MAX_SMS_SEGMENTS = 2
+# A check-in question fits one segment on its own, so that the step and its reminder, which
+# both carry it, keep within MAX_SMS_SEGMENTS.
+MAX_QUESTION_CHARS = 160
+REMINDER_LANGUAGES = ("en", "es")  # the languages templates/messages/ has a reminder in
 SAMPLE_NAME = "Alexandra"
 SAMPLE_ANSWER = "being there when it matters, even on the days that are long"
 
@@ -52,6 +58,8 @@ def validate_folder(folder: Path) -> Loaded:
     for step in definition["steps"]:
         if "source" in step:
             loaded.problems.extend(_check_step(folder, step, definition))
+        if step.get("checkin"):
+            loaded.problems.extend(_check_question(folder, step, definition))
     return loaded
 
 
@@ -107,6 +115,44 @@ def _check_step(folder: Path, step: dict[str, Any], definition: dict[str, Any]) 
                                     "the subject block is empty"))
     problems += _check_personas(path, step, definition)
     return sorted(set(problems), key=lambda p: p.line)
+
+
+def _check_question(folder: Path, step: dict[str, Any], definition: dict[str, Any]
+                    ) -> list[Problem]:
+    """The question fits one SMS segment, and its reminder (which names the week and the
+    programme) fits the SMS budget, in every language there is a reminder in, plainly and
+    discreetly. Reported at the step's line in programme.yaml."""
+    path, question = str(folder / "programme.yaml"), step["checkin"]
+    segments, encoding = sms_segments(question)
+    if segments > 1 or encoding != "GSM-7":
+        units = _gsm7_units(question) if encoding == "GSM-7" else len(question)
+        hint = (f" in {encoding} (curly quotes, long dashes or emoji force it)"
+                if encoding != "GSM-7" else "")
+        return [Problem(path, step["line"], f"the check-in question needs {units} characters"
+                        f"{hint}; keep it within one SMS segment ({MAX_QUESTION_CHARS} GSM-7 "
+                        "characters)")]
+    variables = {**sample_variables(definition, with_answers=False), "question": question,
+                 "week": step["week"]}
+    for language in REMINDER_LANGUAGES:
+        for discreet in (False, True):
+            try:
+                sms = render_message("reminder", variables, discreet, language).sms
+            except TemplateProblem as error:
+                return [Problem(path, step["line"], f"the reminder for this check-in does not "
+                                f"render ({error}); check the question and the title")]
+            segments, encoding = sms_segments(sms)
+            if segments > MAX_SMS_SEGMENTS:
+                how = " for discreet delivery" if discreet else ""
+                return [Problem(path, step["line"], (
+                    f"the reminder for this check-in{how} ({language}) needs {segments} "
+                    f"segments in {encoding}, {len(sms)} characters; keep it within "
+                    f"{MAX_SMS_SEGMENTS}: shorten the question or the programme's title"))]
+    return []
+
+
+def _gsm7_units(text: str) -> int:
+    """Characters as GSM-7 counts them: the extended ones ({, }, [, ], €, ...) count twice."""
+    return len(text) + sum(ch in GSM7_EXTENDED for ch in text)
 
 
 def _check_personas(path: str, step: dict[str, Any], definition: dict[str, Any]

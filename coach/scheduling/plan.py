@@ -98,7 +98,9 @@ def render_send(send: Send, subscriber: Subscriber, enrolment: Enrolment,
         return render_message(send.notice or "", data, discreet)
     step = prog.steps[send.step or 0]
     if send.kind == "reminder":
-        return render_message("reminder", {**data, "question": step["checkin"]}, discreet)
+        # It says what it is about: the week and the programme (only the week when discreet).
+        reminder = {**data, "question": step["checkin"], "week": step["week"]}
+        return render_message("reminder", reminder, discreet)
     return render_step(step, data, repeat=send.kind == "repeat", discreet=discreet)
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from coach.delivery.email_message import plain_text
 from coach.programmes.qualities import QUALITIES, quality_name
-from coach.programmes.render import render_step, sms_segments
+from coach.programmes.render import NEUTRAL_OPENER, render_message, render_step, sms_segments
 from coach.programmes.validate import (
     SAMPLE_ANSWER,
     programme_folders,
@@ -18,6 +18,8 @@ from coach.settings import PROJECT_ROOT
 
 ROOT = PROJECT_ROOT / "templates" / "programmes"
 SLUGS = sorted(QUALITIES)
+# Every rating check-in ends with the same scale: how the practice went, not how hard it felt.
+SCALE = "1 = didn't manage it yet, 5 = it's becoming a habit. Or a few words."
 
 
 def definition(slug: str) -> dict[str, Any]:
@@ -143,3 +145,64 @@ def test_every_step_renders_within_two_sms_segments_also_as_a_repeat(slug: str) 
             if step["practice"]:
                 repeat = render_step(step, variables, repeat=True)
                 assert sms_segments(repeat.sms)[0] <= 2, (step["key"], repeat.sms)
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_every_rating_check_in_uses_the_same_scale(slug: str) -> None:
+    steps = definition(slug)["steps"]
+    ratings = [s for s in steps if s["checkin"] and not s["save_as"]]
+    assert len(ratings) >= 3
+    for step in ratings:
+        question = step["checkin"]
+        assert question.startswith("How did ") and question.endswith(f" go? {SCALE}"), question
+    for step in steps:
+        if step["save_as"]:
+            assert "1 =" not in step["checkin"], "a free-text question has no scale"
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_no_step_says_hard_means_slower(slug: str) -> None:
+    """Difficulty is normal: only "not yet" (a low number) gives more time."""
+    for step in definition(slug)["steps"]:
+        source = step["source"]
+        for old in ("(hard)", "(easy)", "for hard", "for easy", "we'll slow down",
+                    "If it was hard, say so", "If a week is hard"):
+            assert old not in source, (step["key"], old)
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_every_check_in_question_fits_one_gsm7_segment(slug: str) -> None:
+    for step in definition(slug)["steps"]:
+        if step["checkin"]:
+            assert sms_segments(step["checkin"]) == (1, "GSM-7"), step["checkin"]
+
+
+def in_two_gsm7_segments(sms: str) -> bool:
+    segments, encoding = sms_segments(sms)
+    return encoding == "GSM-7" and segments <= 2
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_every_reminder_says_what_it_is_about_within_two_segments(slug: str,
+                                                                   language: str) -> None:
+    defn = definition(slug)
+    topic = (defn["title"].casefold(), quality_name(slug).casefold())
+    for step in defn["steps"]:
+        if not step["checkin"]:
+            continue
+        variables = {**sample_variables(defn, with_answers=False), "question": step["checkin"],
+                     "week": step["week"]}
+        plain = render_message("reminder", variables, language=language)
+        assert in_two_gsm7_segments(plain.sms), plain.sms
+        assert plain.sms.endswith(step["checkin"])
+        assert f" {step['week']} " in plain.sms and defn["title"] in plain.sms
+        assert defn["title"] in plain.subject
+        discreet = render_message("reminder", variables, discreet=True, language=language)
+        assert in_two_gsm7_segments(discreet.sms), discreet.sms
+        assert discreet.sms.endswith(step["checkin"]) and f" {step['week']}" in discreet.sms
+        before_question = discreet.sms[: -len(step["checkin"])].casefold()
+        assert not any(word in before_question for word in topic), discreet.sms
+        assert not any(word in discreet.subject.casefold() for word in topic)
+        if language == "en":
+            assert discreet.sms.startswith(NEUTRAL_OPENER)

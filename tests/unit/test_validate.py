@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from coach.programmes.loader import Loaded, Problem
-from coach.programmes.render import NEUTRAL_OPENER, REPEAT_OPENER, sms_segments
+from coach.programmes.render import NEUTRAL_OPENER, REPEAT_OPENER, render_message, sms_segments
 from coach.programmes.validate import validate_folder
 
-QUESTION = "How did it go? Reply 1 (hard) to 5 (easy), or a few words."
+QUESTION = "How did it go? 1 = didn't manage it yet, 5 = it's becoming a habit. Or a few words."
 
 PROGRAMME = f"""\
 title: Test programme
@@ -462,6 +462,73 @@ def test_a_saved_answer_counts_towards_the_sms(tmp_path: Path) -> None:
     problem = one_problem(validate_folder(folder))  # fits without the answer, not with it
     assert (problem.file, problem.line) == (step_file(folder, "closing"), 1)
     assert "segments" in problem.message
+
+
+# Check-in questions and their reminders ------------------------------------------------------
+
+
+def with_question(question: str, title: str = "Test programme") -> str:
+    return (PROGRAMME.replace(f'checkin: "{QUESTION}"', f'checkin: "{question}"')
+            .replace("title: Test programme", f"title: {title}"))
+
+
+def test_a_question_of_160_gsm7_characters_fits_one_segment(tmp_path: Path) -> None:
+    question = "How did it go? " + "a" * 144 + "?"
+    assert len(question) == 160
+    assert validate_folder(make(tmp_path, with_question(question))).problems == []
+
+
+def test_a_question_over_one_segment_is_reported_at_its_step(tmp_path: Path) -> None:
+    question = "How did it go? " + "a" * 145 + "?"
+    text = with_question(question)
+    folder = make(tmp_path, text)
+    problem = one_problem(validate_folder(folder))
+    assert (problem.file, problem.line) == (yaml_file(folder), line_of(text, "- key: w1-checkin"))
+    assert problem.message == ("the check-in question needs 161 characters; keep it within one "
+                               "SMS segment (160 GSM-7 characters)")
+
+
+def test_extended_gsm7_characters_count_twice_in_a_question(tmp_path: Path) -> None:
+    question = "How did it go [1-5]? " + "a" * 138 + "?"
+    assert len(question) == 160  # but 162 as GSM-7 counts it
+    problem = one_problem(validate_folder(make(tmp_path, with_question(question))))
+    assert "needs 162 characters" in problem.message
+
+
+def test_a_curly_quote_in_a_question_is_reported(tmp_path: Path) -> None:
+    question = "How did it go? 1 = didn’t manage it yet, 5 = it’s becoming a habit. Or a few words."
+    text = with_question(question)
+    problem = one_problem(validate_folder(make(tmp_path, text)))
+    assert problem.line == line_of(text, "- key: w1-checkin")
+    assert f"needs {len(question)} characters in UCS-2 (curly quotes" in problem.message
+    assert "one SMS segment (160 GSM-7 characters)" in problem.message
+
+
+def test_a_reminder_over_two_segments_because_of_a_long_title(tmp_path: Path) -> None:
+    question = "How did it go? " + "a" * 134 + "?"  # 150: fits one segment on its own
+    title = "A very long title " * 7  # 126 characters, named in the plain reminder
+    text = with_question(question, title.strip())
+    folder = make(tmp_path, text)
+    problem = one_problem(validate_folder(folder))
+    assert (problem.file, problem.line) == (yaml_file(folder), line_of(text, "- key: w1-checkin"))
+    assert problem.message.startswith("the reminder for this check-in (en) needs 3 segments")
+    assert "shorten the question or the programme's title" in problem.message
+    # A shorter title fits: the discreet reminder leaves the title out anyway.
+    fits = with_question(question, "A title")
+    assert validate_folder(make(tmp_path / "fits", fits)).problems == []
+
+
+def test_the_reminder_names_the_week_and_the_programme_but_not_when_discreet() -> None:
+    variables = {"name": "Sam", "programme": "Honesty", "quality": "honesty", "week": 2,
+                 "answers": {}, "other_qualities": [], "question": QUESTION}
+    plain = render_message("reminder", variables)
+    assert plain.sms == f"A gentle nudge about week 2 of Honesty, no pressure: {QUESTION}"
+    assert "week 2 of Honesty" in plain.subject
+    discreet = render_message("reminder", variables, discreet=True)
+    assert discreet.sms.startswith(NEUTRAL_OPENER)
+    assert "week 2" in discreet.sms and discreet.sms.endswith(QUESTION)
+    assert "honesty" not in discreet.sms.casefold()
+    assert "honesty" not in discreet.subject.casefold()
 
 
 # sms_segments -------------------------------------------------------------------------------
