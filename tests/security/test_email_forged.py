@@ -165,3 +165,17 @@ def test_without_a_configured_authserv_id_no_from_is_believed() -> None:
     assert from_verified(headers, "example.org", "") is False
     assert from_verified([("Authentication-Results", dmarc_pass(ALICE))], "example.org", "") \
         is False
+
+
+def test_a_message_id_full_of_words_is_logged_as_a_digest(
+    client: TestClient, mail_settings: Settings, factory: sessionmaker[Session],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The Message-ID is the sender's to write; a log line names only its digest."""
+    words = "<my-partner-lies-to-me-about-money@example.org>"
+    with caplog.at_level("INFO"):
+        response = post(client, email("hello", sender="stranger@example.net",
+                                      message_id=words, vouched=False))
+    assert response.json() == {"result": "dropped"}
+    assert "dropped" in caplog.text and "partner" not in caplog.text
+    assert "sha256:" in caplog.text
