@@ -44,8 +44,8 @@ def test_the_stack_passes_production_start_up_checks_once_the_asked_values_are_s
 
 
 def test_every_service_runs_a_command_that_exists():
-    commands = [interpolate(" ".join(map(str, s["command"]))) for s in compose()["services"].values()
-                if "command" in s]
+    services = compose()["services"].values()
+    commands = [interpolate(" ".join(map(str, s["command"]))) for s in services if "command" in s]
     assert commands
     for command in commands:
         for part in command.split("&&"):

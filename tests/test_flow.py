@@ -29,7 +29,8 @@ def test_three_weeks_with_replies_and_a_pause(settings, factory, published):
     now = run_hours(settings, START, 24 * 8)  # welcome, practice, reflection, then check-in
     sent = deliveries(factory, subscriber_id)
     assert [d.kind for d in sent][:4] == ["nudge", "nudge", "nudge", "checkin"]
-    outcome = reply(factory, settings, "sam@example.org", "2", now)
+    # The first check-in asks a question in words: "2" would tell nothing; SLOWER does.
+    outcome = reply(factory, settings, "sam@example.org", "slower", now)
     assert outcome.decision == "slower"
     with factory() as session:
         enrolment = session.scalars(select(Enrolment)).one()

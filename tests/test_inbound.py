@@ -72,9 +72,18 @@ def test_answering_every_check_in_completes_and_the_closing_recalls_it(
     assert min(gaps) >= 1, "at most one scheduled message a day"
 
 
-def test_struggling_slows_down_and_offers_the_practice_once_more(settings, factory, published):
-    subscriber_id, now = _to_first_checkin(settings, factory, phone=PHONE, email="")
+def test_a_hard_week_in_words_keeps_the_pace(settings, factory, published):
+    """The scale is how the practice went; a hard week described in words is an answer."""
+    _, now = _to_first_checkin(settings, factory, phone=PHONE, email="")
     outcome = reply(factory, settings, PHONE, "honestly it was hard this week", now)
+    assert outcome.decision == "steady"
+    assert _enrolment(factory).pace == 1.0
+
+
+def test_asking_to_slow_down_slows_and_offers_the_practice_once_more(
+        settings, factory, published):
+    subscriber_id, now = _to_first_checkin(settings, factory, phone=PHONE, email="")
+    outcome = reply(factory, settings, PHONE, "slower please", now)
     assert outcome.decision == "slower"
     assert _enrolment(factory).pace == 1.5
     [ack] = [d for d in deliveries(factory, subscriber_id) if d.kind == "ack"]
@@ -94,9 +103,10 @@ def test_help_answers_with_what_the_service_is(settings, factory, published):
     assert "coaching, not therapy" in answer.body_text and "STOP" in answer.body_text
 
 
-def test_distress_gets_support_pauses_and_flags_for_a_person(settings, factory, published):
+def test_an_urgent_reply_gets_support_pauses_and_flags_for_a_person(settings, factory,
+                                                                    published):
     subscriber_id, now = _to_first_checkin(settings, factory, phone=PHONE, email="")
-    reply(factory, settings, PHONE, "3 i dont feel safe at home", now)
+    reply(factory, settings, PHONE, "3 he hit me again last night and im scared", now)
     with factory() as session:
         subscriber = session.get(Subscriber, subscriber_id)
         assert subscriber is not None and subscriber.flag_reason
@@ -105,7 +115,9 @@ def test_distress_gets_support_pauses_and_flags_for_a_person(settings, factory, 
     enrolment = _enrolment(factory)
     assert enrolment.state == "paused" and enrolment.next_due_at is None
     support = deliveries(factory, subscriber_id)[-1]
-    assert "emergency" in support.body_text and "counsellor" in support.body_text
+    assert "call 999" in support.body_text, "the UK's emergency number, from the phone number"
+    assert "0808 2000 247" in support.body_text, "the abuse line, for violence by a partner"
+    assert "RESUME" in support.body_text and support.kind == "crisis"
     before = len(deliveries(factory, subscriber_id))
     run_hours(settings, now, 24 * 14)
     assert len(deliveries(factory, subscriber_id)) == before, "no automated nudges after distress"

@@ -22,6 +22,7 @@ from coach.delivery.sending import send_deliveries
 from coach.inbound.services import record_reply
 from coach.migrate import upgrade
 from coach.programmes.services import publish_missing_builtins
+from coach.scheduling import plan
 from coach.scheduling.services import run_sweep
 from coach.settings import Settings, get_settings
 from coach.subscribers.services import SignUp, find_by_address, subscribe
@@ -36,9 +37,11 @@ class Person:
 
 PEOPLE = [
     Person(SignUp("trust-and-care", "Europe/London", email="steady@example.org", name="Sam",
-                  send_time="18:30"), lambda n: ["3", "Being on time, every time", "4"][n % 3]),
+                  send_time="18:30"),
+           lambda n: ["Being on time, every time", "4", "Asking how their day was", "3"][n % 4]),
     Person(SignUp("honesty", "America/New_York", phone="+12125550123", name="Alex",
-                  send_time="08:15"), lambda n: ["2", "it was hard", "PAUSE 5", "3"][n % 4]),
+                  send_time="08:15"),
+           lambda n: ["SLOWER", "2", "Saying what I mean, kindly", "PAUSE 5"][n % 4]),
     Person(SignUp("clear-communication", "Australia/Lord_Howe", email="quiet@example.org",
                   name="Kim", send_time="19:00"), lambda n: None),
 ]
@@ -49,6 +52,7 @@ def simulate(out: Console, days: int, start: datetime) -> None:
         settings = Settings(database_url=f"sqlite:///{Path(folder) / 'sim.sqlite3'}",
                             sms_backend="memory", email_backend="memory",
                             programmes_dir=get_settings().programmes_dir)
+        plan.forget_programmes()  # this database numbers its versions from 1 again
         _prepare(settings, start)
         _run(out, settings, start, days)
         factory = session_factory(settings.effective_database_url)

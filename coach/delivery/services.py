@@ -46,6 +46,13 @@ from coach.subscribers.models import Subscriber
 log = logging.getLogger(__name__)
 # The one message that may go to an address after it opted out: the confirmation of it.
 ALLOWED_AFTER_OPT_OUT = "confirm"
+# The answer to a reply read as urgent risk: it answers the person's own message with
+# emergency and crisis numbers, so it goes even after an opt-out, once per such reply.
+CRISIS = "crisis"
+# An email to the safety address about someone's reply: staff, not the person, receive it.
+ALERT = "alert"
+# Kinds that go without the person's consent on the channel (the reasons are above).
+WITHOUT_CONSENT = (ALLOWED_AFTER_OPT_OUT, CRISIS, ALERT)
 # Planned by the schedule, so they keep quiet hours; acknowledgements answer a person at once.
 SCHEDULED_KINDS = frozenset({"nudge", "checkin", "repeat", "reminder", "closing", "notice"})
 MAX_ATTEMPTS = 8
@@ -181,7 +188,7 @@ def _call(
 def _attempt(session: Session, delivery: Delivery, now: datetime) -> bool:
     """Mark the row as being attempted, in the one statement that checks it may go: still ours
     and untried, and the person consents on its channel at its address, as the database says
-    now (DESIGN invariant 5). Only the opt-out confirmation goes without consent."""
+    now (DESIGN invariant 5). Only the kinds in WITHOUT_CONSENT go without it."""
     attempt = _ATTEMPTS[delivery.channel]
     return session.execute(attempt, {"row": delivery.id, "now": now}).first() is not None
 
@@ -202,7 +209,7 @@ def _attempt_statement(channel: str) -> ReturningUpdate[tuple[int]]:
         update(DELIVERIES)
         .where(Delivery.id == bindparam("row"), Delivery.status == SENDING,
                Delivery.attempted_at.is_(None),
-               or_(Delivery.kind == ALLOWED_AFTER_OPT_OUT, consents))
+               or_(Delivery.kind.in_(WITHOUT_CONSENT), consents))
         .values(attempted_at=bindparam("now")).returning(Delivery.id)
     )
 
@@ -250,8 +257,10 @@ def _record_sent(session: Session, delivery_id: int, provider_id: str, now: date
 def _message(delivery: Delivery, subscriber: Subscriber) -> OutgoingMessage:
     # The HTML part is made here, by the sender, not by the sweep: senders scale out.
     html = markdown_to_html(delivery.body_text) if delivery.channel == "email" else None
+    # An alert goes to staff: no reply token or unsubscribe link of the person it is about.
+    person = None if delivery.kind == ALERT else subscriber.id
     return OutgoingMessage(delivery.id, delivery.channel, delivery.address, delivery.body_text,
-                           delivery.subject, html, subscriber.id, delivery.enrolment_id,
+                           delivery.subject, html, person, delivery.enrolment_id,
                            delivery.kind)
 
 

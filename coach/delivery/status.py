@@ -23,7 +23,7 @@ from coach.delivery.models import (
     UNKNOWN,
     Delivery,
 )
-from coach.delivery.services import ALLOWED_AFTER_OPT_OUT, claim
+from coach.delivery.services import WITHOUT_CONSENT, claim
 from coach.events.services import record
 from coach.subscribers.models import Subscriber
 
@@ -81,12 +81,20 @@ def answer_inline(session: Session, ids: list[int], provider_id: str, now: datet
     return answered
 
 
+def texts_to(session: Session, ids: list[int], phone: str) -> list[int]:
+    """Those of ``ids`` that are texts to ``phone``: the ones a TwiML answer can carry."""
+    if not ids:
+        return []
+    return list(session.scalars(select(Delivery.id).where(
+        Delivery.id.in_(ids), Delivery.channel == "sms", Delivery.address == phone)))
+
+
 def _may_answer(delivery: Delivery, subscriber: Subscriber) -> bool:
     """The sender's rule, and two more: sign-up replies, and any answer to someone who has
     never opted in or out (a contact, who wrote to us first). After an opt-out, only the
     confirmation and the answers to their own JOIN go."""
     never_asked = getattr(subscriber, f"{delivery.channel}_consent_at") is None
-    return (delivery.kind in (ALLOWED_AFTER_OPT_OUT, SIGNUP) or never_asked
+    return (delivery.kind in (*WITHOUT_CONSENT, SIGNUP) or never_asked
             or subscriber.consented(delivery.channel))
 
 

@@ -35,8 +35,8 @@ from coach.inbound import bounces
 from coach.inbound.email_auth import from_verified
 from coach.inbound.email_limits import MAX_RECIPIENTS, over_limit, too_many_recipients
 from coach.inbound.email_text import reply_text
-from coach.inbound.parse import parse
-from coach.inbound.services import record_reply
+from coach.inbound.services import confirm_opt_out, record_reply
+from coach.inbound.understanding import understand as read_reply
 from coach.subscribers.addresses import BadAddress
 from coach.subscribers.consent import opt_out
 from coach.subscribers.models import Subscriber
@@ -228,14 +228,17 @@ def _unvouched(session: Session, message: Understood, now: datetime) -> Received
     subscriber = _by_sender(session, message.sender)
     if subscriber is None:
         return _drop(message.key, "no valid reply token and the sender is not a subscriber")
-    if parse(message.text).kind != "stop":
+    if read_reply(message.text).intent != "stop":
         return _drop(message.key, "no valid reply token, and the mail service did not vouch "
                                   "for the sender (no trusted DMARC pass)")
-    if subscriber.email_consent:
-        opt_out(session, subscriber, "email", now, "STOP by email, sender not verified",
-                "replied STOP by email from their address, unverified: no more email; "
-                "other channels, answers and pacing unchanged")
-    return Received("unsubscribe")
+    if not subscriber.email_consent:
+        return Received("unsubscribe")
+    opt_out(session, subscriber, "email", now, "STOP by email, sender not verified",
+            "replied STOP by email from their address, unverified: no more email; "
+            "other channels, answers and pacing unchanged")
+    # Told at once, so a stranger who forged it cannot stop their email unnoticed.
+    return Received("unsubscribe", confirm_opt_out(session, subscriber, "email", now,
+                                                   message.key))
 
 
 def _unsubscribe(session: Session, subscriber: Subscriber, now: datetime) -> Received:

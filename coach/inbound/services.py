@@ -1,27 +1,41 @@
-"""The one inbound path: the CLI, the dev inbox and (later) webhooks all call :func:`record_reply`.
+"""The one inbound path: webhooks, the IMAP poller, the CLI and the dev inbox all call
+:func:`record_reply`.
 
-It dedupes by provider id, stores the reply, works out what it means, lets pacing decide,
-and plans any acknowledgement. Reply text never goes into a log line.
+It dedupes by provider id, stores the reply, reads it once (:mod:`coach.inbound.understanding`,
+with what the person was last asked and their language), and acts. Safety comes first, in every
+state: an urgent reply pauses nudges, answers with the person's country's emergency and crisis
+numbers, raises a flag and alerts the safety address; a concern is flagged for review with no
+automatic answer and no change of pace. A reply with any risk is never saved as an answer, so
+it is never echoed. Otherwise commands, ratings and answers pace the programme; when the reader
+is unsure the reply is kept and nothing changes. Reply text never goes into a log line.
 """
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from coach.delivery.services import ALLOWED_AFTER_OPT_OUT, delivery_row, insert_deliveries
+from coach.delivery.services import (
+    ALERT,
+    ALLOWED_AFTER_OPT_OUT,
+    CRISIS,
+    delivery_row,
+    insert_deliveries,
+)
 from coach.events.services import record
 from coach.inbound.models import Reply
-from coach.inbound.parse import RATING, Intent, normalize, parse
+from coach.inbound.understanding import Understood, understand
 from coach.programmes.models import ProgrammeVersion
 from coach.programmes.render import render_message
+from coach.safety.services import alert_variables, crisis_variables, raise_flag
 from coach.scheduling import plan
 from coach.scheduling.apply import apply_event
 from coach.scheduling.models import Enrolment
 from coach.scheduling.pacing import AWAITING, Answer, Decision, Halt, Pause, Resume
+from coach.settings import get_settings
 from coach.subscribers.addresses import channel_and_address
 from coach.subscribers.consent import opt_out
 from coach.subscribers.models import Subscriber
@@ -48,6 +62,11 @@ def plain_words(text: str) -> str:
     return " ".join(text.translate(TYPOGRAPHIC).split())[:MAX_ANSWER]
 
 
+# What a rating says about the week's practice: 1 "didn't manage it yet" to 5 "becoming a habit".
+RATING_SIGNALS = {1: "slower", 2: "slower", 3: "steady", 4: "ready", 5: "ready"}
+CARRIER_INTENTS = {"stop", "start", "help"}
+
+
 @dataclass
 class Outcome:
     reply_id: int | None
@@ -63,7 +82,7 @@ def record_reply(
 ) -> Outcome:
     """``carrier_keyword`` (stop, start or help) is one the carrier already acted on and
     answered (Twilio's Advanced Opt-Out): it decides the intent, and we plan no reply of our own
-    to it, so the person does not get two."""
+    to it, so the person does not get two. Its words are still read for risk."""
     channel, address = channel_and_address(sender)
     subscriber = find_by_address(session, address)
     if subscriber is None:
@@ -73,19 +92,35 @@ def record_reply(
                                        ).first():
         return Outcome(None, "duplicate", duplicate=True)
     text = text.replace("\x00", "")  # carries no meaning, and PostgreSQL text refuses it
-    intent = Intent(carrier_keyword, label=carrier_keyword.upper()) if carrier_keyword \
-        else parse(text)  # all of it: words of danger may come at the end of a long one
-    text = text[:MAX_REPLY_CHARS]
     enrolment = current_enrolment(session, subscriber.id)
+    # All of it is read: words of danger may come at the end of a long reply.
+    understood = understand(text, asked(session, enrolment), subscriber.language)
+    if carrier_keyword in CARRIER_INTENTS:
+        understood = replace(understood, intent=carrier_keyword)
     reply = Reply(subscriber_id=subscriber.id, enrolment_id=enrolment.id if enrolment else None,
-                  channel=channel, provider_id=provider_id, text=text, intent=intent.kind,
-                  received_at=now)
+                  channel=channel, provider_id=provider_id, text=text[:MAX_REPLY_CHARS],
+                  intent=understood.intent, received_at=now)
     session.add(reply)
     session.flush()
-    log.info("reply %s from subscriber %s: %s", reply.id, subscriber.id, intent.kind)
+    log.info("reply %s from subscriber %s: %s, risk %s", reply.id, subscriber.id,
+             understood.intent, understood.risk)
     handler = Handler(session, subscriber, enrolment, channel, reply, now,
                       carrier_answered=carrier_keyword is not None)
-    return handler.handle(intent, text)
+    return handler.handle(understood, text)
+
+
+def asked(session: Session, enrolment: Enrolment | None) -> str:
+    """What the person was last asked: "scale" (a 1-5 check-in), "text" (a question whose
+    answer is saved) or "none"."""
+    if enrolment is None or enrolment.state != AWAITING or enrolment.awaiting_step is None:
+        return "none"
+    version = session.get(ProgrammeVersion, enrolment.version_id)
+    assert version is not None
+    step = plan.programme(version.id, version.definition).steps[enrolment.awaiting_step]
+    return "text" if step.get("save_as") else "scale"
+
+
+Ack = tuple[str, dict[str, Any]]
 
 
 @dataclass
@@ -98,40 +133,82 @@ class Handler:
     now: datetime
     carrier_answered: bool = False
     decision_action: str | None = None
+    alerts: list[int] = field(default_factory=list)  # outbox ids of emails to the safety address
 
-    def handle(self, intent: Intent, text: str) -> Outcome:
-        outcome = Outcome(self.reply.id, intent.kind)
-        acks: list[tuple[str, dict[str, Any]] | None]
-        match intent.kind:
-            case "stop":
-                acks = [self._stop()]
-            case "start":
-                acks = [self._start()]
-            case "help":
-                acks = [("help", {})]
-            case "distress":
-                acks = [self._distress()]
-            case "pause":
-                acks = [self._pause(intent)]
-            case "resume":
-                acks = [self._resume()]
-            case _:
-                acks = [self._answer(intent, text)]
+    def handle(self, understood: Understood, text: str) -> Outcome:
+        outcome = Outcome(self.reply.id, understood.intent)
+        acks: list[Ack | None] = []
+        if understood.risk == "urgent":
+            acks.append(self._urgent(understood))
+        elif understood.risk == "concern":
+            self._concern(understood)
+        if understood.intent == "stop":
+            acks.append(self._stop())  # always honoured, whatever else the reply says
+        elif understood.intent == "pause":
+            acks.append(self._pause(understood))  # a break is always safe to give
+        elif understood.risk == "none":
+            acks.append(self._ordinary(understood, text))
         outcome.decision = self.decision_action
-        if not self.carrier_answered:
-            outcome.acks = self._plan_acks([a for a in acks if a is not None])
+        planned = [a for a in acks if a is not None]
+        if self.carrier_answered:  # the carrier has answered its keyword; risk still answers
+            planned = [a for a in planned if a[1].get("kind") == CRISIS]
+        outcome.acks = self._plan_acks(planned)
         return outcome
+
+    def _ordinary(self, understood: Understood, text: str) -> Ack | None:
+        match understood.intent:
+            case "start":
+                return self._start()
+            case "help":
+                return ("help", {})
+            case "resume":
+                return self._resume()
+            case "slower" | "ready":
+                return self._request(understood)
+            case "rating":
+                return self._rating(understood)
+            case "answer":
+                return self._answer(text)
+            case _:
+                return None  # unclear: kept, nothing changes, no cheerful reply
+
+    # Safety ----------------------------------------------------------------------------------
+
+    def _urgent(self, understood: Understood) -> Ack:
+        raised = raise_flag(self.session, self.subscriber, self.reply.id, "urgent",
+                            understood.category, self.now)
+        self._decide(Halt(self.now, "a reply read as urgent risk: automated nudges paused until "
+                                    "they reply RESUME"))
+        settings = get_settings()
+        self._alert(raised.flag, settings.safety_email, settings.public_url)
+        variables = crisis_variables(self.subscriber, understood.category,
+                                     person_will_see=bool(settings.safety_email))
+        return ("crisis", {**variables, "kind": CRISIS})
+
+    def _concern(self, understood: Understood) -> None:
+        raise_flag(self.session, self.subscriber, self.reply.id, "concern", understood.category,
+                   self.now)
+
+    def _alert(self, flag: Any, safety_email: str, public_url: str) -> None:
+        """The safety address hears at once, through the outbox; never the person's words."""
+        if not safety_email:
+            return
+        rendered = render_message("alert", alert_variables(flag, public_url))
+        row = delivery_row(f"alert:flag{flag.id}", self.subscriber, "email", ALERT, rendered,
+                           self.now, enrolment_id=self.enrolment.id if self.enrolment else None)
+        row["address"] = safety_email
+        self.alerts = insert_deliveries(self.session, [row])
 
     # Consent ---------------------------------------------------------------------------------
 
-    def _stop(self) -> tuple[str, dict[str, Any]]:
+    def _stop(self) -> Ack:
         decision = opt_out(self.session, self.subscriber, self.channel, self.now, "reply STOP",
                            f"replied STOP: no more {self.channel} messages",
                            reply_id=self.reply.id)
         self.decision_action = decision.action if decision else self.decision_action
         return ("stop_confirmed", {"kind": ALLOWED_AFTER_OPT_OUT})
 
-    def _start(self) -> tuple[str, dict[str, Any]]:
+    def _start(self) -> Ack:
         self.subscriber.set_consent(self.channel, True, self.now, "reply START")
         record(self.session, self.subscriber.id, self.now, "consent", f"{self.channel}-opt-in",
                f"replied START: {self.channel} messages welcome again")
@@ -139,42 +216,53 @@ class Handler:
             self._decide(Resume(self.now))
         return ("start_confirmed", {})
 
-    def _distress(self) -> tuple[str, dict[str, Any]]:
-        self.subscriber.flagged_at = self.now
-        self.subscriber.flag_reason = "wrote words of distress; needs a person, not a nudge"
-        record(self.session, self.subscriber.id, self.now, "flag", "flag-for-admin",
-               "reply used language of distress or danger: flagged for a person to follow up")
-        self._decide(Halt(self.now, "reply used language of distress: automated nudges paused "
-                                    "until they reply RESUME"))
-        return ("distress", {})
-
     # Pacing ----------------------------------------------------------------------------------
 
-    def _pause(self, intent: Intent) -> tuple[str, dict[str, Any]] | None:
-        decision = self._decide(Pause(self.now, intent.days))
+    def _pause(self, understood: Understood) -> Ack | None:
+        decision = self._decide(Pause(self.now, understood.days))
         if decision is None or decision.action != "pause":
             return None
         until = decision.progress.paused_until
         local = plan.clock_of(self.subscriber).local(until) if until else None
         return ("paused", {"until": f"{local:%A %-d %B}" if local else "a while"})
 
-    def _resume(self) -> tuple[str, dict[str, Any]]:
+    def _resume(self) -> Ack:
         decision = self._decide(Resume(self.now))
         return ("resumed", {}) if decision and decision.action == "resume" else ("not_paused", {})
 
-    def _answer(self, intent: Intent, text: str) -> tuple[str, dict[str, Any]] | None:
-        enrolment = self.enrolment
-        awaiting = enrolment is not None and enrolment.state == AWAITING
-        if awaiting and enrolment is not None and not RATING.match(normalize(text)):
-            self._save_answer(enrolment, text)
-        signal = "steady" if intent.kind == "words" else intent.kind
-        decision = self._decide(Answer(self.now, signal, intent.label))
-        if decision is None or not awaiting or self.channel != "sms":
+    def _request(self, understood: Understood) -> Ack | None:
+        """SLOWER or READY, in a check-in or outside one: both get a short answer."""
+        label = understood.intent.upper()
+        decision = self._decide(Answer(self.now, understood.intent, label))
+        if decision is None:
+            return None
+        repeat = decision.progress.repeat_step is not None
+        return (f"ack_{understood.intent}", {"repeat": repeat})
+
+    def _rating(self, understood: Understood) -> Ack | None:
+        if not self._awaiting():
+            return None  # a number with no check-in open: kept, nothing changes
+        signal = RATING_SIGNALS[understood.rating or 3]
+        decision = self._decide(Answer(self.now, signal, f"{understood.rating} of 5"))
+        if decision is None or self.channel != "sms":
             return None  # answers by email need no receipt; SMS gets a short one
-        if intent.kind == "words":
-            return ("ack_words", {})
         repeat = decision.progress.repeat_step is not None
         return (f"ack_{signal}", {"repeat": repeat})
+
+    def _answer(self, text: str) -> Ack | None:
+        """Free text is an answer, never a request to slow down; outside a check-in it is kept
+        and changes nothing."""
+        if not self._awaiting():
+            return None
+        assert self.enrolment is not None
+        self._save_answer(self.enrolment, text)
+        decision = self._decide(Answer(self.now, "words", "a few words"))
+        if decision is None or self.channel != "sms":
+            return None
+        return ("ack_words", {})
+
+    def _awaiting(self) -> bool:
+        return self.enrolment is not None and self.enrolment.state == AWAITING
 
     def _save_answer(self, enrolment: Enrolment, text: str) -> None:
         step_index = enrolment.awaiting_step
@@ -200,20 +288,32 @@ class Handler:
 
     # Acknowledgements ------------------------------------------------------------------------
 
-    def _plan_acks(self, acks: list[tuple[str, dict[str, Any]]]) -> list[int]:
+    def _plan_acks(self, acks: list[Ack]) -> list[int]:
         rows = []
         for number, (template, extra) in enumerate(acks):
             kind = extra.pop("kind", "ack")
             rendered = render_message(template, {**self._variables(), **extra},
-                                      discreet=self.subscriber.discreet)
+                                      discreet=self.subscriber.discreet,
+                                      language=self.subscriber.language)
             key = f"r{self.reply.id}:{number}:{template}:{self.channel}"
             rows.append(delivery_row(key, self.subscriber, self.channel, kind, rendered,
                                      self.now, enrolment_id=self.enrolment.id if self.enrolment
                                      else None))
-        return insert_deliveries(self.session, rows)
+        return insert_deliveries(self.session, rows) + self.alerts
 
     def _variables(self) -> dict[str, Any]:
         prog = self._programme()
         if self.enrolment is None or prog is None:
             return {"name": self.subscriber.name or "there", "quality": "your focus"}
         return plan.variables(self.subscriber, self.enrolment, prog)
+
+
+def confirm_opt_out(session: Session, subscriber: Subscriber, channel: str, now: datetime,
+                    key: str) -> list[int]:
+    """The one confirmation an opt-out allows, for one that came by a path other than a reply
+    we read (an unverified STOP email): the person learns of it, and can undo it."""
+    rendered = render_message("stop_confirmed", {"name": subscriber.name or "there"},
+                              discreet=subscriber.discreet, language=subscriber.language)
+    return insert_deliveries(session, [delivery_row(
+        f"optout:{key}:{channel}"[:120], subscriber, channel, ALLOWED_AFTER_OPT_OUT, rendered,
+        now)])

@@ -24,8 +24,9 @@ from coach.delivery.models import Delivery
 from coach.delivery.services import delivery_row, insert_deliveries
 from coach.delivery.status import SIGNUP
 from coach.inbound.models import Reply
-from coach.inbound.parse import normalize, parse
 from coach.inbound.signup_models import SmsSignup
+from coach.inbound.understanding import understand
+from coach.inbound.understanding.normalise import normalise as normalize
 from coach.programmes.qualities import QUALITIES, check_quality, quality_name
 from coach.programmes.render import render_message
 from coach.programmes.services import version_for_quality
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 CHOOSING, CONFIRMING = "choosing", "confirming"
 NUMBER = re.compile(r"^(\d{1,3})\b")
 JOIN_WORDS = {"join"}
+RISK = "risk"
 YES_WORDS = {"yes", "y", "yes please", "yeah", "yep", "confirm"}
 NO_WORDS = {"no", "n", "no thanks"}
 # Sign-up messages per sign-up after which a text we do not understand gets no answer, so a
@@ -64,7 +66,7 @@ def answer(session: Session, sms: InboundSms, now: datetime, settings: Settings
     signup = session.scalars(select(SmsSignup).where(SmsSignup.phone == sms.phone)).first()
     subscriber = find_by_address(session, sms.phone)
     enrolment = current_enrolment(session, subscriber.id) if subscriber else None
-    kind = sms.carrier_keyword or parse(sms.text).kind
+    kind = sms.carrier_keyword or _kind(sms.text)
     if enrolment is not None and enrolment.state not in (COMPLETED, STOPPED):
         if signup is not None:
             session.delete(signup)  # they have subscribed another way since
@@ -77,6 +79,13 @@ def answer(session: Session, sms: InboundSms, now: datetime, settings: Settings
         session.add(signup)
         session.flush()
     return Conversation(session, signup, subscriber, sms, now, settings).reply(kind)
+
+
+def _kind(text: str) -> str:
+    """A stop, start or help, or "risk" when the words may be a person in danger: the engine
+    answers those, whatever stage of sign-up they arrive at."""
+    understood = understand(text)
+    return RISK if understood.risk != "none" else understood.intent
 
 
 def _joining(text: str, kind: str, never_enrolled: bool) -> bool:
@@ -94,7 +103,7 @@ def _first_words(session: Session, subscriber: Subscriber | None, never_enrolled
     carrier_answered = sms.carrier_keyword is not None
     if subscriber is None:
         subscriber = _contact(session, sms.phone, now, settings)
-        if kind in ("stop", "distress") or carrier_answered:
+        if kind in ("stop", RISK) or carrier_answered:
             return None  # the engine records the opt-out, or flags it for a person
     elif not (never_enrolled and kind == "help" and not carrier_answered):
         return None
@@ -151,7 +160,7 @@ class Conversation:
 
     def reply(self, kind: str) -> list[int] | None:
         assert self.signup is not None
-        if kind in ("stop", "distress"):
+        if kind in ("stop", RISK):
             self._end()
             return None  # the engine records the opt-out, or flags it for a person, and answers
         self._record()

@@ -18,7 +18,7 @@ from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from coach.delivery.status import Callback, answer_inline, record_callback
+from coach.delivery.status import Callback, answer_inline, record_callback, texts_to
 from coach.inbound import sms_signup
 from coach.inbound.models import Reply
 from coach.inbound.services import record_reply
@@ -90,7 +90,8 @@ def _inbound(form: FormData) -> InboundSms | None:
 
 
 def _receive(web: Web, inbound: InboundSms) -> list[tuple[int, str]]:
-    """Record the text once, let sign-up or the engine answer, and claim the answers."""
+    """Record the text once, let sign-up or the engine answer, and claim the answers to this
+    number; anything else planned (an alert to the safety address) goes to the workers."""
     now = web.now()
     try:
         phone = normalize_phone(inbound.phone)
@@ -105,8 +106,12 @@ def _receive(web: Web, inbound: InboundSms) -> list[tuple[int, str]]:
         if acks is None:
             acks = record_reply(session, phone, sms.text, now, provider_id=sms.provider_id,
                                 carrier_keyword=sms.carrier_keyword).acks
-        answered = answer_inline(session, acks, f"twiml:{sms.provider_id}", now)
-        return [(delivery.id, delivery.body_text) for delivery in answered]
+        inline = texts_to(session, acks, phone)
+        answered = answer_inline(session, inline, f"twiml:{sms.provider_id}", now)
+        others = [ack for ack in acks if ack not in inline]
+    if others:
+        web.enqueue(others)  # after the commit, as every send
+    return [(delivery.id, delivery.body_text) for delivery in answered]
 
 
 def _callback(form: FormData, delivery: str) -> Callback:

@@ -160,13 +160,14 @@ def test_an_html_only_reply_is_read_as_text(
 ) -> None:
     subscriber_id = checkin(mail_settings, factory, clock)
     html = ('<html><head><style>p { color: red }</style></head><body>'
-            '<div dir="ltr">Feeling <b>ready</b> for&nbsp;more</div><br>'
+            '<div dir="ltr">Being <b>there</b> for&nbsp;each other</div><br>'
             '<div class="gmail_quote"><div>On Mon, 9 Mar 2026 at 18:30, coach '
             '&lt;coach@coach.example&gt; wrote:</div>'
             '<blockquote>What does trust mean to you?</blockquote></div></body></html>')
     post(client, email(html, html=True))
-    assert [r.text for r in replies(factory)] == ["Feeling ready for more"]
-    assert enrolment_of(factory, subscriber_id).answers == {"trust_means": "Feeling ready for more"}
+    assert [r.text for r in replies(factory)] == ["Being there for each other"]
+    assert enrolment_of(factory, subscriber_id).answers == {
+        "trust_means": "Being there for each other"}
 
 
 @pytest.mark.parametrize("as_file", [False, True], ids=["text field", "file"])

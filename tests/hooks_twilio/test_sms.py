@@ -38,7 +38,7 @@ def test_a_check_in_answer_gets_its_acknowledgement_in_twiml_sent_once(
 ):
     subscriber_id = _at_checkin(settings, factory, clock)
     sent_by_workers = len(MemoryChannel.sent)
-    response = twilio.text("2", sid="SM" + "c" * 32)
+    response = twilio.text("slower", sid="SM" + "c" * 32)
     [text] = messages(response)
     [ack] = [d for d in deliveries(factory, subscriber_id) if d.kind == "ack"]
     assert text == ack.body_text and text.startswith("Thank you for being honest")
@@ -56,8 +56,8 @@ def test_the_same_message_sid_twice_is_recorded_once_and_answered_once(
     settings, factory, clock, twilio
 ):
     subscriber_id = _at_checkin(settings, factory, clock)
-    first = twilio.text("2", sid="SM" + "d" * 32)
-    again = twilio.text("2", sid="SM" + "d" * 32)
+    first = twilio.text("slower", sid="SM" + "d" * 32)
+    again = twilio.text("slower", sid="SM" + "d" * 32)
     assert len(messages(first)) == 1 and messages(again) == []
     assert _count(factory, Reply) == 1
     assert [d.kind for d in deliveries(factory, subscriber_id)].count("ack") == 1

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
-from coach.inbound.parse import parse
 from coach.inbound.services import MAX_ANSWER, plain_words
+from coach.inbound.understanding import CONTEXTS, INTENTS, RISKS, understand
 from coach.settings import Settings
 from coach.subscribers.addresses import BadAddress, channel_and_address, normalize_email
 from coach.web.app import create_app
@@ -21,8 +21,6 @@ from tests.hooks_twilio.conftest import AUTH_TOKEN, PUBLIC_URL, Enqueued
 from tests.web.support import Clock
 
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-KINDS = {"stop", "start", "help", "pause", "resume", "slower", "steady", "ready", "words",
-         "distress"}
 # Text as people and strangers send it: any character, including controls and surrogates'
 # neighbours, and the characters phone numbers and addresses are made of.
 ANY_TEXT = st.text(max_size=300)
@@ -45,12 +43,15 @@ def test_an_address_is_normalised_or_refused_and_normalising_twice_changes_nothi
 
 
 @FAST
-@given(ANY_TEXT)
-def test_reply_text_always_has_one_meaning_and_the_same_one_every_time(text):
-    intent = parse(text)
-    assert intent.kind in KINDS
-    assert parse(text) == intent
-    assert text not in intent.label or len(text) < 12, "labels never carry a person's words"
+@given(ANY_TEXT, st.sampled_from(CONTEXTS), st.sampled_from(["en", "es"]))
+def test_reply_text_always_has_one_meaning_and_the_same_one_every_time(text, context, language):
+    read = understand(text, context, language)
+    assert read.intent in INTENTS and read.risk in RISKS
+    assert (read.category is None) == (read.risk == "none")
+    assert understand(text, context, language) == read
+    if len(text.strip()) >= 12:
+        assert not any(text.strip() in reason for reason in read.reasons), \
+            "reasons never carry a person's words"
 
 
 @FAST

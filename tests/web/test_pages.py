@@ -228,7 +228,7 @@ def test_answering_2_to_a_checkin_records_it_and_enqueues_the_acknowledgement(
     assert checkin.kind == "checkin"
     clock.now = checkin_at + timedelta(hours=1)
 
-    response = answer(client, subscriber_id, "2")
+    response = answer(client, subscriber_id, "slower")
     assert response.status_code == 303
     assert response.headers["location"] == f"/inbox/{subscriber_id}"
 
@@ -239,7 +239,7 @@ def test_answering_2_to_a_checkin_records_it_and_enqueues_the_acknowledgement(
         [[ack_id]] = enqueue.batches
         ack = session.get(Delivery, ack_id)
     assert (reply.subscriber_id, reply.channel, reply.text, reply.intent, reply.received_at) == (
-        subscriber_id, "sms", "2", "slower", clock.now)
+        subscriber_id, "sms", "slower", "slower", clock.now)
     assert decisions == ["slower"]
     assert ack is not None
     assert (ack.kind, ack.channel, ack.address, ack.status, ack.sent_at) == (
@@ -252,7 +252,7 @@ def test_answering_2_to_a_checkin_records_it_and_enqueues_the_acknowledgement(
     page = client.get(f"/inbox/{subscriber_id}")
     assert page.status_code == 200
     rows = timeline(page.text)
-    assert ("reply", "2") in rows
+    assert ("reply", "slower") in rows
     assert ("decision", "slower") in rows
     assert rows.index(("sent", ack.body_text)) < rows.index(("sent", checkin.body_text)), \
         "newest first: the acknowledgement is above the check-in"
@@ -266,14 +266,16 @@ def test_an_answer_by_email_is_recorded_without_a_receipt(
     clock.now = run_until_checkin(settings, factory, subscriber_id) + timedelta(hours=1)
     sent_before = len(deliveries(factory, subscriber_id))
 
-    response = answer(client, subscriber_id, "4", channel="email")
+    response = answer(client, subscriber_id, "Being there when it counts", channel="email")
     assert response.status_code == 303
     with factory() as session:
         [reply] = session.scalars(select(Reply)).all()
-    assert (reply.channel, reply.text, reply.intent) == ("email", "4", "ready")
+    assert (reply.channel, reply.text, reply.intent) == (
+        "email", "Being there when it counts", "answer")
     assert enqueue.batches == [], "answers by email need no receipt"
     assert len(deliveries(factory, subscriber_id)) == sent_before
-    assert ("reply", "4") in timeline(client.get(f"/inbox/{subscriber_id}").text)
+    page = client.get(f"/inbox/{subscriber_id}").text
+    assert ("reply", "Being there when it counts") in timeline(page)
 
 
 def test_stop_opts_out_and_enqueues_one_confirmation(

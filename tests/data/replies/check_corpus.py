@@ -140,7 +140,7 @@ def table(title, counter, order=None):
     keys = order or sorted(counter, key=str)
     width = max((len(str(k)) for k in keys), default=0)
     for k in keys:
-        print(f"  {str(k):<{width}}  {counter[k]:>5}")
+        print(f"  {k!s:<{width}}  {counter[k]:>5}")
 
 
 def main():
@@ -174,7 +174,8 @@ def main():
     ids = Counter(r["id"] for _, r in records)
     errors.extend(f"duplicate id {i}" for i, c in ids.items() if c > 1)
     seen = Counter((r["text"], r["context"], r["language"], r.get("question")) for _, r in records)
-    errors.extend(f"duplicate reply in the same context: {k[0]!r}" for k, c in seen.items() if c > 1)
+    errors.extend(f"duplicate reply in the same context: {k[0]!r}"
+                  for k, c in seen.items() if c > 1)
 
     allr = [r for _, r in records]
     risky = [r for r in allr if r["risk"] != "none"]
