@@ -5,6 +5,7 @@ Risk is assessed first, on every reply, whatever the context. Three layers, each
 :mod:`.normalise`, the word lists of :mod:`.wordlists` and the classifier of :mod:`.classifier`.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -13,7 +14,7 @@ from coach.inbound.understanding.classifier import Classifier, shipped
 from coach.inbound.understanding.intent import read_intent
 from coach.inbound.understanding.normalise import normalise
 from coach.inbound.understanding.risk import Thresholds, assess
-from coach.inbound.understanding.wordlists import in_order
+from coach.inbound.understanding.wordlists import WordList, in_order
 
 CONTEXTS = ("scale", "text", "none")
 INTENTS = ("stop", "start", "help", "pause", "resume", "slower", "ready", "rating", "answer",
@@ -44,13 +45,14 @@ class Reader:
 
     classifier: Classifier | None
     thresholds: Thresholds = field(default_factory=Thresholds)
+    word_lists: Callable[[str], list[WordList]] = in_order  # by language, the subscriber's first
 
     def understand(self, text: str, context: str = "none", language: str = "en",
                    country: str | None = None) -> Understood:
         if context not in CONTEXTS:
             raise ValueError(f"unknown context {context!r}; use one of {', '.join(CONTEXTS)}")
         normalised = normalise(text)
-        lists = in_order(language)
+        lists = self.word_lists(language)
         risk = assess(normalised, lists, self.classifier, self.thresholds)
         read = read_intent(normalised, context, lists, at_risk=risk.level != "none")
         return Understood(read.intent, risk.level, risk.category, read.rating, read.days,

@@ -1,6 +1,8 @@
 """Layer 2: reviewed word lists, one data file per language (``data/en.yaml``, ``es.yaml``).
 
 Every pattern carries examples it must and must not match (checked by the unit tests). Risk
+patterns are written over the concepts of :mod:`.concepts` ("@partner ... @violent me"), so one
+pattern covers the many ways of saying one thing. Risk
 lists and traps of every language are read on every reply: a Spanish speaker may write in
 English when it matters. Commands are tried in the subscriber's language first.
 """
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from coach.inbound.understanding.concepts import expand
 from coach.inbound.understanding.data import load
 
 LANGUAGES = ("en", "es")
@@ -72,7 +75,8 @@ def in_order(language: str) -> list[WordList]:
 
 def _pattern(language: str, entry: dict[str, Any]) -> Pattern:
     return Pattern(
-        language=language, name=entry["name"], regex=re.compile(entry["pattern"]),
+        language=language, name=entry["name"],
+        regex=re.compile(expand(entry["pattern"], language)),
         must_match=tuple(entry.get("match", ())), must_not_match=tuple(entry.get("no_match", ())),
         level=entry.get("level", "none"), category=entry.get("category"),
         intent=entry.get("intent"), reason=entry.get("reason", ""),

@@ -1,0 +1,105 @@
+"""Concepts: many words, one meaning (``data/concepts.yaml``).
+
+Two uses. Risk patterns in the word lists are written over concepts ("@want to @die"), expanded
+by :func:`expand` into one regular expression when the lists load. The classifier reads
+:func:`concept_features`: which concepts occur and which follow which within a few words
+("partner, then a violent verb, then me"), so what it learns from one phrasing carries to
+another that shares the concepts.
+"""
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from itertools import combinations
+
+from coach.inbound.understanding.data import load
+
+WINDOW = 5  # a pair of concepts counts when the second starts within this many words
+MACRO = re.compile(r"@([a-z_]+)")
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    phrases: dict[tuple[str, ...], tuple[str, ...]]  # words of a phrase -> its concepts
+    stems: dict[str, tuple[str, ...]]  # "strangl" -> concepts of every word that starts so
+    longest: int
+    stem_lengths: tuple[int, ...]
+
+    def tag(self, words: list[str]) -> list[tuple[int, str]]:
+        """(position, concept) for every phrase or stem found, in order of position."""
+        found: list[tuple[int, str]] = []
+        for i in range(len(words)):
+            for size in range(1, min(self.longest, len(words) - i) + 1):
+                concepts = self.phrases.get(tuple(words[i:i + size]))
+                if concepts:
+                    found.extend((i, c) for c in concepts)
+            word = words[i]
+            for length in self.stem_lengths:
+                if length <= len(word):
+                    concepts = self.stems.get(word[:length])
+                    if concepts:
+                        found.extend((i, c) for c in concepts)
+        return found
+
+
+def concept_features(words: list[str]) -> set[str]:
+    """``k:die`` for a concept present, ``k2:want>die`` for one followed by another."""
+    tagged = sorted(set(lexicon().tag(words)))
+    found = {f"k:{concept}" for _, concept in tagged}
+    for (i, a), (j, b) in combinations(tagged, 2):
+        if a != b and 0 <= j - i <= WINDOW:
+            found.add(f"k2:{a}>{b}")
+    return found
+
+
+def expand(pattern: str, language: str) -> str:
+    """A word-list pattern with each ``@concept`` replaced by its words as one alternation."""
+    table = _alternations(language)
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in table:
+            raise KeyError(f"unknown concept @{name} in a {language} word list")
+        return table[name]
+
+    return MACRO.sub(one, pattern)
+
+
+@cache
+def lexicon() -> Lexicon:
+    """Every language's concepts in one table: people mix languages when it matters."""
+    phrases: dict[tuple[str, ...], set[str]] = {}
+    stems: dict[str, set[str]] = {}
+    for concepts in load("concepts.yaml").values():
+        for concept, entries in concepts.items():
+            for entry in _entries(entries):
+                if entry.endswith("*"):
+                    stems.setdefault(entry[:-1], set()).add(concept)
+                else:
+                    phrases.setdefault(tuple(entry.split()), set()).add(concept)
+    return Lexicon(
+        phrases={k: tuple(sorted(v)) for k, v in phrases.items()},
+        stems={k: tuple(sorted(v)) for k, v in stems.items()},
+        longest=max(len(k) for k in phrases),
+        stem_lengths=tuple(sorted({len(k) for k in stems})),
+    )
+
+
+@cache
+def _alternations(language: str) -> dict[str, str]:
+    table = {}
+    for concept, entries in load("concepts.yaml")[language].items():
+        words = sorted(_entries(entries), key=len, reverse=True)
+        table[concept] = "(?:" + "|".join(_as_regex(word) for word in words) + ")"
+    return table
+
+
+def _entries(entries: Iterable[object]) -> list[str]:
+    return [str(entry) for entry in entries]
+
+
+def _as_regex(entry: str) -> str:
+    if entry.endswith("*"):
+        return re.escape(entry[:-1]) + r"\w*"
+    return re.escape(entry)
