@@ -38,7 +38,8 @@ def test_a_joke_about_suicide_is_still_flagged_as_concern():
 @pytest.mark.parametrize("text", [
     "STOP", "please stop texting me", "opt out", "remove me", "no more messages",
     "unsubscribe me please", "i never signed up for this. stop", "ALTO", "PARAR", "BAJA",
-    "CANCELAR", "dejen de escribirme",
+    "CANCELAR", "dejen de escribirme", "cancel my subscription", "how can i opt out?",
+    "dont message me again", "not interested", "no me escriban más", "quiero darme de baja",
 ])
 def test_opt_outs(text):
     assert understand(text).intent == "stop"
@@ -47,7 +48,8 @@ def test_opt_outs(text):
 @pytest.mark.parametrize("text", [
     "stop it you're funny", "I can't stop smiling", "don't stop the messages",
     "we stopped arguing", "no more interrupting for me", "unsubscribed from newsletters",
-    "para mí la honestidad es importante",
+    "para mí la honestidad es importante", "waited at the bus stop", "he won't stop texting me",
+    "no para de escribirme",
 ])
 def test_look_alikes_are_not_opt_outs(text):
     assert understand(text, context="text").intent != "stop"
