@@ -51,6 +51,10 @@ def subscribe_command(
     at: str = typer.Option("18:00", help="preferred local send time, HH:MM"),
     quiet: str = typer.Option("21:00-08:00", help="quiet hours, HH:MM-HH:MM local"),
     discreet: bool = typer.Option(False, help="neutral SMS openers and email subjects"),
+    language: str = typer.Option("en", help="en or es: how replies are read and system "
+                                            "messages written"),
+    country: str | None = typer.Option(None, help="ISO code for the helplines an urgent reply "
+                                                  "names (default: the phone number's)"),
     now: str | None = now_option(),
 ) -> None:
     """Subscribe a person and start the programme for their focus quality."""
@@ -59,7 +63,8 @@ def subscribe_command(
         fail(f"--quiet {quiet!r} is not a span; give it as HH:MM-HH:MM, like 21:00-08:00")
     form = SignUp(focus=focus, timezone=tz, email=email, phone=phone, name=name, send_time=at,
                   quiet_start=start, quiet_end=end, source="coach subscribe",
-                  discreet=discreet)
+                  discreet=discreet, language=language.lower(),
+                  country=country.upper() if country else None)
     try:
         with transaction() as session:
             subscriber, enrolment = subscribe(session, form, parse_now(now))

@@ -17,6 +17,8 @@ from coach.subscribers.addresses import channel_and_address, normalize_email, no
 from coach.subscribers.models import Subscriber
 
 LOCAL_TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
+LANGUAGES = ("en", "es")
+COUNTRY = re.compile(r"[A-Z]{2}")
 
 
 class SubscribeError(ValueError):
@@ -35,6 +37,8 @@ class SignUp:
     quiet_end: str = "08:00"
     source: str = "signup"
     discreet: bool = False  # lock-screen previews and subjects that do not reveal the topic
+    language: str = "en"  # how replies are read and system messages written
+    country: str | None = None  # for the helplines; else their phone number's country
 
 
 def find_by_address(session: Session, address: str) -> Subscriber | None:
@@ -63,6 +67,7 @@ def subscribe(session: Session, form: SignUp, now: datetime) -> tuple[Subscriber
     if not email and not phone:
         raise SubscribeError("give an email address or a phone number (or both)")
     clock = _clock(form)
+    _check_language_and_country(form)
     version = version_for_quality(session, quality)
     if version is None:
         raise SubscribeError(f"no programme for {quality_name(quality)} is published yet; "
@@ -97,6 +102,15 @@ def _clock(form: SignUp) -> LocalClock:
     return LocalClock(form.timezone, _time(form.send_time, "send time"), *quiet)
 
 
+def _check_language_and_country(form: SignUp) -> None:
+    if form.language not in LANGUAGES:
+        raise SubscribeError(f"language {form.language!r} is not one coach speaks; use one of "
+                             f"{', '.join(LANGUAGES)}")
+    if form.country is not None and not COUNTRY.fullmatch(form.country):
+        raise SubscribeError(f"country {form.country!r} is not a two-letter ISO code; use one "
+                             "like GB, US or ES")
+
+
 def _time(value: str, what: str) -> time:
     """A local wall-clock time, HH:MM: the zone is the subscriber's, so no offset is taken."""
     if not LOCAL_TIME.fullmatch(value.strip()):
@@ -127,6 +141,8 @@ def _subscriber(session: Session, existing: Subscriber | None, email: str | None
         clock.send_time, clock.quiet_start, clock.quiet_end)
     subscriber.preferred_channel = "sms" if phone else "email"
     subscriber.discreet = form.discreet or subscriber.discreet
+    subscriber.language = form.language
+    subscriber.country = form.country or subscriber.country
     session.add(subscriber)
     session.flush()
     for channel, given in (("email", email), ("sms", phone)):

@@ -88,3 +88,22 @@ def test_programme_problems_with_markup_are_shown_as_text(settings, tmp_path):
     yaml_file.write_text(yaml_file.read_text().replace("title:", '"[/]": 1\ntitle:', 1))
     output = coach("programmes", "validate", str(folder), code=1)
     assert "unknown programme key '[/]'" in output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--language", "fr"], "is not one coach speaks"),
+    (["--country", "United Kingdom"], "two-letter ISO code"),
+])
+def test_subscribe_refuses_a_language_or_country_it_cannot_use(settings, factory, published,
+                                                                args, message):
+    output = coach("subscribe", "--email", "sam@example.org", "--focus", "honesty", "--tz",
+                   "UTC", *args, code=2)
+    assert message in " ".join(output.split())
+
+
+def test_subscribe_keeps_the_language_and_country(settings, factory, published):
+    coach("subscribe", "--email", "ana@example.org", "--focus", "honesty", "--tz", "UTC",
+          "--language", "es", "--country", "mx")
+    with factory() as session:
+        person = session.scalars(select(Subscriber)).one()
+    assert (person.language, person.country) == ("es", "MX")
