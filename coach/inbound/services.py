@@ -33,13 +33,14 @@ from coach.programmes.render import render_message
 from coach.safety.services import alert_variables, crisis_variables, raise_flag
 from coach.scheduling import plan
 from coach.scheduling.apply import apply_event
+from coach.scheduling.consent import opt_out
+from coach.scheduling.enrol import current_enrolment
 from coach.scheduling.models import Enrolment
 from coach.scheduling.pacing import AWAITING, Answer, Decision, Halt, Pause, Resume
 from coach.settings import get_settings
 from coach.subscribers.addresses import channel_and_address
-from coach.subscribers.consent import opt_out
 from coach.subscribers.models import Subscriber
-from coach.subscribers.services import current_enrolment, find_by_address
+from coach.subscribers.services import find_by_address
 
 log = logging.getLogger(__name__)
 
@@ -231,10 +232,12 @@ class Handler:
         return ("resumed", {}) if decision and decision.action == "resume" else ("not_paused", {})
 
     def _request(self, understood: Understood) -> Ack | None:
-        """SLOWER or READY, in a check-in or outside one: both get a short answer."""
+        """SLOWER or READY: a short answer outside a check-in on any channel; in one, by SMS
+        only, as for any check-in answer (email needs no receipt)."""
+        in_checkin = self._awaiting()
         label = understood.intent.upper()
         decision = self._decide(Answer(self.now, understood.intent, label))
-        if decision is None:
+        if decision is None or (in_checkin and self.channel != "sms"):
             return None
         repeat = decision.progress.repeat_step is not None
         return (f"ack_{understood.intent}", {"repeat": repeat})

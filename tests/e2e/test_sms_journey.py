@@ -97,14 +97,15 @@ def test_join_by_text_nudges_through_prism_slowed_down_then_stop_sends_nothing_m
                          delivery=welcome.id).status_code == 204
     assert _programme_rows(factory, person.id)[0].status == "delivered"
 
-    # "2" at the check-in: slower, the week's practice to come once more, thanks in TwiML.
+    # SLOWER at the check-in (it asks a question in words, so a bare "2" would tell nothing):
+    # slower, the week's practice to come once more, thanks in TwiML.
     clock.now = checkin_at + timedelta(hours=1)
-    [thanks] = messages(twilio.text("2", sid="SM" + "2" * 32))
+    [thanks] = messages(twilio.text("slower", sid="SM" + "2" * 32))
     enrolment = enrolment_of(factory, person.id)
     assert enrolment.pace == 1.5 and enrolment.repeat_step is not None
-    assert enrolment.answers == {}, "a rating is not kept as the words the check-in asked for"
+    assert enrolment.answers == {}, "a request is not kept as the words the check-in asked for"
     assert _last(factory, person.id, "decision") == (
-        "slower", "check-in answer 2: slowing down (pace 1.00 -> 1.50); "
+        "slower", "check-in answer SLOWER: slowing down (pace 1.00 -> 1.50); "
         "week 1's practice will be offered once more")
     [ack] = [d for d in deliveries(factory, person.id) if d.kind == "ack"]
     assert (ack.body_text, ack.status) == (thanks, "sent")

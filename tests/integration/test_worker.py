@@ -56,8 +56,9 @@ def test_beat_triggers_the_sweep_and_the_worker_sends(pg_settings, worker_with_b
     factory = _ready(pg_settings)
     now = datetime.now(UTC)
     send_at = (now - timedelta(minutes=2)).strftime("%H:%M")
+    quiet = now + timedelta(hours=12)  # a minute of quiet hours, far from the send time
     enrol(factory, now - timedelta(days=1), timezone="UTC", send_time=send_at,
-          quiet_start="00:00", quiet_end="00:00")
+          quiet_start=f"{quiet:%H:%M}", quiet_end=f"{quiet + timedelta(minutes=1):%H:%M}")
     wait_until(lambda: _all_settled(factory, 1), timeout=40)
     assert _statuses(factory) == [("nudge", "sent")]
     [message] = worker_with_beat.outbox()
@@ -72,7 +73,7 @@ def test_three_weeks_with_replies_and_a_pause(pg_settings, worker, client):
         now = START + timedelta(days=day, hours=9, minutes=30)  # 18:30 London, before BST
         _sweep_and_wait(client, factory, now)
         if day == 7:
-            reply(factory, pg_settings, "sam@example.org", "2", now + timedelta(hours=1))
+            reply(factory, pg_settings, "sam@example.org", "slower", now + timedelta(hours=1))
         if day == 12:
             reply(factory, pg_settings, "sam@example.org", "PAUSE 5", now + timedelta(hours=1))
             sent_before = len(_statuses(factory))

@@ -85,7 +85,8 @@ def test_a_name_is_words_too() -> None:
 def test_system_messages_escape_the_same_way() -> None:
     question = "Did [this](https://evil.example) help?"
     rendered = render_message("reminder", {"name": "![x](https://t.example/p)",
-                                           "question": question})
+                                           "question": question, "week": 2,
+                                           "programme": "Honesty"})
     assert external_markup(rendered.html) == []
     text = plain_text(rendered.text, "https://coach.example/u/1")
     assert "Hi ![x](https://t.example/p)," in text
