@@ -14,7 +14,7 @@ import psycopg
 from rich.progress import Progress
 from sqlalchemy.engine import make_url
 
-from coach.scheduling.clock import LocalClock
+from coach.subscribers.clock import LocalClock
 
 ZONES = [
     "Pacific/Honolulu", "America/Los_Angeles", "America/Denver", "America/Chicago",

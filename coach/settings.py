@@ -157,20 +157,6 @@ class Settings(BaseSettings):
                             "inbound email webhook, or COACH_IMAP_URL to poll a mailbox")
         return problems
 
-    def check_channels(self) -> None:
-        """Refuse to start real channels on missing or malformed credentials, saying which."""
-        problems: list[str] = []
-        if self.sms_backend == "twilio":
-            from coach.delivery.twilio_sms import twilio_problems
-
-            problems += twilio_problems(self)
-        if self.email_backend == "smtp":
-            from coach.delivery.smtp_email import smtp_problems
-
-            problems += smtp_problems(self)
-        if problems:
-            raise RuntimeError("channels are not configured: " + "; ".join(problems))
-
 
 @lru_cache
 def get_settings() -> Settings:

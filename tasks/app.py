@@ -6,6 +6,7 @@ from typing import Any
 from celery import Celery, Task
 from celery.signals import worker_init
 
+from coach.delivery.channels import check_channels
 from coach.settings import get_settings
 
 app = Celery("coach", include=["tasks.jobs"])
@@ -46,4 +47,4 @@ def _check_channels(**_: Any) -> None:
     """A worker with broken channel credentials stops at start, not at the first send."""
     settings = get_settings()
     settings.check_production_ready()
-    settings.check_channels()
+    check_channels(settings)

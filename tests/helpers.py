@@ -8,9 +8,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from coach.delivery.models import Delivery
 from coach.delivery.sending import send_deliveries
 from coach.inbound.services import Outcome, record_reply
+from coach.scheduling.enrol import subscribe
 from coach.scheduling.services import run_sweep
 from coach.settings import Settings
-from coach.subscribers.services import SignUp, subscribe
+from coach.subscribers.services import SignUp
 
 
 def enrol(factory: sessionmaker[Session], now: datetime, **form: str) -> int:

@@ -11,6 +11,7 @@ import yaml
 from typer.main import get_command
 
 from coach.cli.main import app as cli
+from coach.delivery.channels import check_channels
 from coach.settings import PROJECT_ROOT, Settings
 from tests.test_settings import STRONG, STRONG_TOO
 
@@ -40,7 +41,7 @@ def test_the_stack_passes_production_start_up_checks_once_the_asked_values_are_s
     settings = Settings(_env_file=None, data_dir=tmp_path, **{
         k.removeprefix("COACH_").lower(): v for k, v in environment.items()})
     settings.check_production_ready()
-    settings.check_channels()
+    check_channels(settings)
 
 
 def test_every_service_runs_a_command_that_exists():

@@ -15,11 +15,12 @@ from coach.cli.common import fail, now_option, parse_now
 from coach.db import transaction
 from coach.delivery.sending import send_deliveries
 from coach.inbound.services import UnknownSender, record_reply
+from coach.scheduling.enrol import subscribe
 from coach.scheduling.services import run_sweep
 from coach.settings import get_settings
 from coach.subscribers.addresses import BadAddress
-from coach.subscribers.services import SignUp, SubscribeError, find_by_address, subscribe
-from coach.subscribers.timeline import status as timeline_status
+from coach.subscribers.services import SignUp, SubscribeError, find_by_address
+from coach.timeline.services import status as timeline_status
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="coach: one relationship habit at a time, at an unhurried pace.")

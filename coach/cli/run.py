@@ -14,6 +14,7 @@ import uvicorn
 from rich.console import Console
 
 from coach.db import session_factory
+from coach.delivery.channels import check_channels
 from coach.migrate import upgrade
 from coach.programmes.services import publish_missing_builtins
 from coach.settings import get_settings
@@ -24,7 +25,7 @@ from coach.web.app import INBOX_ENVIRONMENTS, create_app
 def run(out: Console, host: str, port: int) -> None:
     settings = get_settings()
     settings.check_production_ready()
-    settings.check_channels()
+    check_channels(settings)
     upgrade(settings.effective_database_url)
     with session_factory(settings.effective_database_url).begin() as session:
         for version in publish_missing_builtins(session, settings.programmes_dir):

@@ -23,10 +23,11 @@ from coach.inbound.services import record_reply
 from coach.migrate import upgrade
 from coach.programmes.services import publish_missing_builtins
 from coach.scheduling import plan
+from coach.scheduling.enrol import subscribe
 from coach.scheduling.services import run_sweep
 from coach.settings import Settings, get_settings
-from coach.subscribers.services import SignUp, find_by_address, subscribe
-from coach.subscribers.timeline import status
+from coach.subscribers.services import SignUp, find_by_address
+from coach.timeline.services import status
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,21 @@ def channel_for(name: str, settings: Settings) -> Channel:
     return ConsoleChannel()
 
 
+def check_channels(settings: Settings) -> None:
+    """Refuse to start real channels on missing or malformed credentials, saying which."""
+    problems: list[str] = []
+    if settings.sms_backend == "twilio":
+        from coach.delivery.twilio_sms import twilio_problems
+
+        problems += twilio_problems(settings)
+    if settings.email_backend == "smtp":
+        from coach.delivery.smtp_email import smtp_problems
+
+        problems += smtp_problems(settings)
+    if problems:
+        raise RuntimeError("channels are not configured: " + "; ".join(problems))
+
+
 def read_outbox(path: Path) -> list[dict[str, object]]:
     if not path.exists():
         return []

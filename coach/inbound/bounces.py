@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coach.delivery.models import FAILED, Delivery
-from coach.subscribers.consent import opt_out
+from coach.scheduling.consent import opt_out
 from coach.subscribers.models import Subscriber
 
 log = logging.getLogger(__name__)

@@ -37,8 +37,8 @@ from coach.inbound.email_limits import MAX_RECIPIENTS, over_limit, too_many_reci
 from coach.inbound.email_text import reply_text
 from coach.inbound.services import confirm_opt_out, record_reply
 from coach.inbound.understanding import understand as read_reply
+from coach.scheduling.consent import opt_out
 from coach.subscribers.addresses import BadAddress
-from coach.subscribers.consent import opt_out
 from coach.subscribers.models import Subscriber
 from coach.subscribers.services import find_by_address
 from coach.subscribers.tokens import read_token

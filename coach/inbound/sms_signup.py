@@ -30,10 +30,11 @@ from coach.inbound.understanding.normalise import normalise as normalize
 from coach.programmes.qualities import QUALITIES, check_quality, quality_name
 from coach.programmes.render import render_message
 from coach.programmes.services import version_for_quality
+from coach.scheduling.enrol import current_enrolment, subscribe
 from coach.scheduling.models import COMPLETED, STOPPED
 from coach.settings import Settings
 from coach.subscribers.models import Subscriber
-from coach.subscribers.services import SignUp, current_enrolment, find_by_address, subscribe
+from coach.subscribers.services import SignUp, find_by_address
 
 log = logging.getLogger(__name__)
 

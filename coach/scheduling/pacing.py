@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from coach.scheduling.clock import LocalClock, cap_reason, next_allowed_time
+from coach.subscribers.clock import LocalClock, cap_reason, next_allowed_time
 
 ACTIVE, AWAITING, PAUSED, COMPLETED, STOPPED = (
     "active", "awaiting", "paused", "completed", "stopped"

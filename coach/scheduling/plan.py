@@ -11,9 +11,9 @@ from typing import Any
 from coach.delivery.services import delivery_row
 from coach.programmes.qualities import other_qualities, quality_name
 from coach.programmes.render import Rendered, render_message, render_step
-from coach.scheduling.clock import LocalClock
 from coach.scheduling.models import Enrolment
 from coach.scheduling.pacing import Context, Decision, Progress, Rules, Send, Step
+from coach.subscribers.clock import LocalClock
 from coach.subscribers.models import CHANNELS, Subscriber
 
 PROGRESS_FIELDS = [f.name for f in fields(Progress)]

@@ -27,9 +27,9 @@ from coach.events.services import event_row
 from coach.programmes.limits import TemplateProblem
 from coach.programmes.models import ProgrammeVersion
 from coach.scheduling import plan
-from coach.scheduling.clock import remember_send
 from coach.scheduling.models import Enrolment
 from coach.scheduling.pacing import Decision, Due, Halt, decide
+from coach.subscribers.clock import remember_send
 from coach.subscribers.models import Subscriber
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from sqlalchemy import JSON, String, Time, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from coach.db import Base, UTCDateTime, utcnow
-from coach.scheduling.clock import LocalClock
+from coach.subscribers.clock import LocalClock
 
 CHANNELS = ("sms", "email")
 

@@ -1,5 +1,6 @@
 """ASGI entry point for production servers: `uvicorn coach.web.asgi:app`."""
 
+from coach.delivery.channels import check_channels
 from coach.settings import get_settings
 from coach.web.access_log import hide_tokens_in_access_logs
 from coach.web.app import create_app
@@ -10,7 +11,7 @@ def _app():  # type: ignore[no-untyped-def]
 
     settings = get_settings()
     settings.check_production_ready()
-    settings.check_channels()
+    check_channels(settings)
     hide_tokens_in_access_logs()
     return create_app(settings, lambda ids: send.delay(ids))  # never the dev inbox
 

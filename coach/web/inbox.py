@@ -12,10 +12,11 @@ from starlette.routing import Route
 from coach.delivery.models import Delivery
 from coach.inbound.services import UnknownSender, record_reply
 from coach.programmes.qualities import QUALITIES
+from coach.scheduling.enrol import subscribe
 from coach.subscribers.addresses import BadAddress
 from coach.subscribers.models import Subscriber
-from coach.subscribers.services import SignUp, SubscribeError, subscribe
-from coach.subscribers.timeline import status
+from coach.subscribers.services import SignUp, SubscribeError
+from coach.timeline.services import status
 from coach.web.context import Web
 
 MAX_ID = 2**31 - 1  # id columns are 32-bit integers on PostgreSQL

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from coach.subscribers.consent import opt_out
+from coach.scheduling.consent import opt_out
 from coach.subscribers.models import Subscriber
 from coach.subscribers.tokens import read_token
 from coach.web.context import Web

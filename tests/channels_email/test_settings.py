@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from coach.delivery.channels import check_channels
 from coach.delivery.smtp_email import Relay, parse_smtp_url, smtp_problems
 from tests.channels_email.conftest import mail_settings
 
@@ -25,7 +26,7 @@ def test_each_scheme_parses_with_decoded_credentials(url: str, relay: Relay) -> 
 def test_a_good_set_up_has_no_problems(tmp_path: Path) -> None:
     settings = mail_settings(tmp_path, GOOD)
     assert smtp_problems(settings) == []
-    settings.check_channels()  # what the web app and the workers call at start-up
+    check_channels(settings)  # what the web app and the workers call at start-up
 
 
 BAD = [
@@ -59,7 +60,7 @@ def test_each_bad_setting_is_named_with_what_to_do(tmp_path: Path, values: dict[
     assert len(problems) == 1 and problem in problems[0], problems
     assert "s3cret" not in problems[0]
     with pytest.raises(RuntimeError, match="channels are not configured"):
-        settings.check_channels()
+        check_channels(settings)
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
@@ -68,4 +69,4 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 
 
 def test_the_smtp_backend_is_not_checked_when_email_goes_elsewhere(tmp_path: Path) -> None:
-    mail_settings(tmp_path, "", email_backend="console").check_channels()
+    check_channels(mail_settings(tmp_path, "", email_backend="console"))

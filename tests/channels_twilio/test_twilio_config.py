@@ -6,7 +6,7 @@ import pytest
 import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from coach.delivery.channels import TemporaryFailure, UnknownOutcome
+from coach.delivery.channels import TemporaryFailure, UnknownOutcome, check_channels
 from coach.delivery.twilio_sms import lost, twilio_problems
 from coach.settings import Settings
 
@@ -22,7 +22,7 @@ def settings(tmp_path, **changes: Any) -> Settings:
 
 def test_good_settings_have_no_problems(tmp_path):
     assert twilio_problems(settings(tmp_path)) == []
-    settings(tmp_path).check_channels()
+    check_channels(settings(tmp_path))
     service = settings(tmp_path, twilio_from="", twilio_messaging_service_sid="MG" + "a" * 32)
     assert twilio_problems(service) == []
 
@@ -52,7 +52,7 @@ def test_each_bad_setting_is_named_at_start_up(tmp_path, changes, problem):
     [found] = twilio_problems(bad)
     assert found.startswith(problem)
     with pytest.raises(RuntimeError, match="channels are not configured") as refused:
-        bad.check_channels()
+        check_channels(bad)
     assert problem in str(refused.value)
 
 

@@ -1,4 +1,4 @@
-"""coach.scheduling.clock: preferred send times, quiet hours, daylight saving and the caps.
+"""coach.subscribers.clock: preferred send times, quiet hours, daylight saving and the caps.
 
 2026 transitions used below (looked up with zoneinfo):
 
@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from coach.scheduling.clock import (
+from coach.subscribers.clock import (
     MAX_PER_SEVEN_DAYS,
     LocalClock,
     cap_reason,

@@ -7,7 +7,6 @@ from itertools import pairwise
 
 import pytest
 
-from coach.scheduling.clock import LocalClock, cap_reason, remember_send
 from coach.scheduling.pacing import (
     ACTIVE,
     AWAITING,
@@ -31,6 +30,7 @@ from coach.scheduling.pacing import (
     effective_gap_days,
     pause_days,
 )
+from coach.subscribers.clock import LocalClock, cap_reason, remember_send
 
 LONDON = LocalClock("Europe/London", time(18, 30))
 START = datetime(2026, 1, 5, 18, 30, tzinfo=UTC)  # a Monday; London is on UTC in January

@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 from coach.events.services import record
 from coach.scheduling import plan
 from coach.scheduling.apply import apply_event
+from coach.scheduling.enrol import current_enrolment
 from coach.scheduling.pacing import Decision, Halt
 from coach.subscribers.models import Subscriber
-from coach.subscribers.services import current_enrolment
 
 
 def opt_out(

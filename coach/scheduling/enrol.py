@@ -1,0 +1,89 @@
+"""Enrolling: a checked sign-up becomes a subscriber (new, or the same person again) with
+their consent recorded, and an enrolment whose welcome goes at their next preferred time."""
+
+from datetime import datetime
+
+from sqlalchemy import false, or_, select
+from sqlalchemy.orm import Session
+
+from coach.events.services import record
+from coach.programmes.qualities import quality_name
+from coach.programmes.services import version_for_quality
+from coach.scheduling.models import COMPLETED, STOPPED, Enrolment
+from coach.subscribers.clock import LocalClock, next_allowed_time
+from coach.subscribers.models import Subscriber
+from coach.subscribers.services import SignUp, SubscribeError, check_sign_up
+
+
+def current_enrolment(session: Session, subscriber_id: int) -> Enrolment | None:
+    return session.scalars(
+        select(Enrolment).where(Enrolment.subscriber_id == subscriber_id)
+        .order_by(Enrolment.id.desc()).limit(1)
+    ).first()
+
+
+def subscribe(session: Session, form: SignUp, now: datetime) -> tuple[Subscriber, Enrolment]:
+    """Create (or reuse) the subscriber and start a programme. Raises SubscribeError."""
+    email, phone, quality, clock = check_sign_up(form)
+    version = version_for_quality(session, quality)
+    if version is None:
+        raise SubscribeError(f"no programme for {quality_name(quality)} is published yet; "
+                             "run: coach programmes publish")
+    existing = _existing(session, email, phone)
+    if existing is not None:
+        _refuse_second_programme(session, existing)
+    subscriber = _subscriber(session, existing, email, phone, form, clock, now)
+    enrolment = Enrolment(
+        subscriber_id=subscriber.id, version_id=version.id, quality=quality, answers={},
+        next_due_at=next_allowed_time(clock, [], now), started_at=now, updated_at=now,
+    )
+    session.add(enrolment)
+    session.flush()
+    record(session, subscriber.id, now, "decision", "enrol",
+           f"started {version.programme.title} (version {version.number}); the welcome goes "
+           f"at their next preferred time", enrolment.id,
+           next_due_at=enrolment.next_due_at.isoformat() if enrolment.next_due_at else None)
+    return subscriber, enrolment
+
+
+def _existing(session: Session, email: str | None, phone: str | None) -> Subscriber | None:
+    matches = list(session.scalars(select(Subscriber).where(or_(
+        Subscriber.email == email if email else false(),
+        Subscriber.phone == phone if phone else false(),
+    ))))
+    if len(matches) > 1:
+        raise SubscribeError("that email address and phone number belong to two different "
+                             "subscribers; subscribe with one of them")
+    return matches[0] if matches else None
+
+
+def _subscriber(session: Session, existing: Subscriber | None, email: str | None,
+                phone: str | None, form: SignUp, clock: LocalClock, now: datetime) -> Subscriber:
+    subscriber = existing or Subscriber(recent_sends=[], created_at=now)
+    subscriber.email = email or subscriber.email
+    subscriber.phone = phone or subscriber.phone
+    subscriber.name = form.name.strip()[:100] or subscriber.name or ""
+    subscriber.timezone = clock.timezone
+    subscriber.send_time, subscriber.quiet_start, subscriber.quiet_end = (
+        clock.send_time, clock.quiet_start, clock.quiet_end)
+    subscriber.preferred_channel = "sms" if phone else "email"
+    subscriber.discreet = form.discreet or subscriber.discreet
+    subscriber.language = form.language
+    subscriber.country = form.country or subscriber.country
+    session.add(subscriber)
+    session.flush()
+    for channel, given in (("email", email), ("sms", phone)):
+        if given:
+            subscriber.set_consent(channel, True, now, form.source)
+            record(session, subscriber.id, now, "consent", f"{channel}-opt-in",
+                   f"agreed to {channel} messages ({form.source})")
+    return subscriber
+
+
+def _refuse_second_programme(session: Session, subscriber: Subscriber) -> None:
+    current = current_enrolment(session, subscriber.id)
+    if current is not None and current.state not in (COMPLETED, STOPPED):
+        raise SubscribeError(
+            f"already working on {quality_name(current.quality)}; one quality at a time. "
+            "Finish it first, or reply STOP to end it."
+        )
