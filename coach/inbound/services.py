@@ -28,6 +28,7 @@ from coach.delivery.services import (
 from coach.events.services import record
 from coach.inbound.models import Reply
 from coach.inbound.understanding import Understood, understand
+from coach.programmes.echo import plain_words
 from coach.programmes.models import ProgrammeVersion
 from coach.programmes.render import render_message
 from coach.safety.services import alert_variables, crisis_variables, raise_flag
@@ -49,18 +50,9 @@ class UnknownSender(LookupError):
     pass
 
 
-TYPOGRAPHIC = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-",
-                             "…": "...", "\u00a0": " "})
-MAX_ANSWER = 500
 # Kept of any reply: more than a long text (Twilio joins at most 1,600 characters), and no
 # more than a person's answer needs. Store only what is needed (DESIGN, invariant 8).
 MAX_REPLY_CHARS = 2000
-
-
-def plain_words(text: str) -> str:
-    """A saved answer as later messages echo it: phones' curly quotes made straight, so an
-    echo keeps an SMS in GSM-7 (half the cost per segment), and the length bounded."""
-    return " ".join(text.translate(TYPOGRAPHIC).split())[:MAX_ANSWER]
 
 
 # What a rating says about the week's practice: 1 "didn't manage it yet" to 5 "becoming a habit".

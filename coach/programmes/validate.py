@@ -7,6 +7,7 @@ from typing import Any
 
 from jinja2 import Template, TemplateError, TemplateSyntaxError
 
+from coach.programmes.echo import plain_words
 from coach.programmes.limits import RenderBudgetExceeded, TemplateFailed, TemplateProblem
 from coach.programmes.loader import Loaded, Problem, load_programme
 from coach.programmes.qualities import other_qualities, quality_name
@@ -29,7 +30,10 @@ MAX_SMS_SEGMENTS = 2
 MAX_QUESTION_CHARS = 160
 REMINDER_LANGUAGES = ("en", "es")  # the languages templates/messages/ has a reminder in
 SAMPLE_NAME = "Alexandra"
-SAMPLE_ANSWER = "being there when it matters, even on the days that are long"
+# As a person might write it (curly quotes, an emoji, accents) and as it is saved and echoed:
+# folded into GSM-7 (coach/programmes/echo.py). The strict SMS budget is checked with it.
+SAMPLE_ANSWER = plain_words("“Being there” when it matters 😊, even on the days that are long,"
+                            " más o menos")
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
-from coach.inbound.services import MAX_ANSWER, plain_words
 from coach.inbound.understanding import CONTEXTS, INTENTS, RISKS, understand
+from coach.programmes.echo import MAX_ANSWER, plain_words
+from coach.programmes.render import sms_segments
 from coach.settings import Settings
 from coach.subscribers.addresses import BadAddress, channel_and_address, normalize_email
 from coach.web.app import create_app
@@ -61,6 +62,7 @@ def test_a_saved_answer_is_bounded_and_in_plain_punctuation(text):
     assert len(saved) <= MAX_ANSWER
     assert not set(saved) & set("‘’“”")
     assert plain_words(saved) == saved
+    assert sms_segments(saved or "x")[1] == "GSM-7", "an echo never turns a text into UCS-2"
 
 
 FIELDS = st.dictionaries(
