@@ -69,37 +69,71 @@ class Outcome:
     decision: str | None = None
 
 
+@dataclass(frozen=True)
+class Incoming:
+    """One reply, read once at the edge: who sent it and on which channel, where their
+    programme stands, and what the words mean in that context. Sign-up by text and the
+    engine both act on this one value."""
+
+    channel: str
+    address: str
+    text: str
+    subscriber: Subscriber | None
+    enrolment: Enrolment | None
+    understood: Understood
+    provider_id: str | None = None
+    carrier_keyword: str | None = None
+
+
+def incoming(session: Session, sender: str, text: str, provider_id: str | None = None,
+             carrier_keyword: str | None = None) -> Incoming:
+    """``carrier_keyword`` (stop, start or help) is one the carrier already acted on and
+    answered (Twilio's Advanced Opt-Out): it decides the intent; the words are still read for
+    risk, all of them (danger may come at the end of a long reply)."""
+    channel, address = channel_and_address(sender)
+    subscriber = find_by_address(session, address)
+    enrolment = current_enrolment(session, subscriber.id) if subscriber else None
+    text = text.replace("\x00", "")  # carries no meaning, and PostgreSQL text refuses it
+    language = subscriber.language if subscriber else "en"
+    understood = understand(text, asked(session, enrolment), language)
+    if carrier_keyword in CARRIER_INTENTS:
+        understood = replace(understood, intent=carrier_keyword)
+    return Incoming(channel, address, text, subscriber, enrolment, understood, provider_id,
+                    carrier_keyword)
+
+
+def already_recorded(session: Session, provider_id: str | None) -> bool:
+    """The provider sent this one before (a retried webhook): it was recorded the first time."""
+    return bool(provider_id) and session.scalars(
+        select(Reply.id).where(Reply.provider_id == provider_id)).first() is not None
+
+
 def record_reply(
     session: Session, sender: str, text: str, now: datetime, provider_id: str | None = None,
     carrier_keyword: str | None = None,
 ) -> Outcome:
-    """``carrier_keyword`` (stop, start or help) is one the carrier already acted on and
-    answered (Twilio's Advanced Opt-Out): it decides the intent, and we plan no reply of our own
-    to it, so the person does not get two. Its words are still read for risk."""
-    channel, address = channel_and_address(sender)
-    subscriber = find_by_address(session, address)
-    if subscriber is None:
-        raise UnknownSender(f"no subscriber has the address {address}; "
-                            "subscribe first with: coach subscribe")
-    if provider_id and session.scalars(select(Reply.id).where(Reply.provider_id == provider_id)
-                                       ).first():
+    """The whole inbound path for one reply: its duplicate check, one reading, the action."""
+    if already_recorded(session, provider_id):
         return Outcome(None, "duplicate", duplicate=True)
-    text = text.replace("\x00", "")  # carries no meaning, and PostgreSQL text refuses it
-    enrolment = current_enrolment(session, subscriber.id)
-    # All of it is read: words of danger may come at the end of a long reply.
-    understood = understand(text, asked(session, enrolment), subscriber.language)
-    if carrier_keyword in CARRIER_INTENTS:
-        understood = replace(understood, intent=carrier_keyword)
-    reply = Reply(subscriber_id=subscriber.id, enrolment_id=enrolment.id if enrolment else None,
-                  channel=channel, provider_id=provider_id, text=text[:MAX_REPLY_CHARS],
-                  intent=understood.intent, received_at=now)
-    session.add(reply)
+    return act_on(session, incoming(session, sender, text, provider_id, carrier_keyword), now)
+
+
+def act_on(session: Session, reply: Incoming, now: datetime) -> Outcome:
+    """Store the reply and act on it; the caller has checked it is not a duplicate."""
+    subscriber, enrolment, understood = reply.subscriber, reply.enrolment, reply.understood
+    if subscriber is None:
+        raise UnknownSender(f"no subscriber has the address {reply.address}; "
+                            "subscribe first with: coach subscribe")
+    stored = Reply(subscriber_id=subscriber.id, enrolment_id=enrolment.id if enrolment else None,
+                   channel=reply.channel, provider_id=reply.provider_id,
+                   text=reply.text[:MAX_REPLY_CHARS], intent=understood.intent, received_at=now)
+    session.add(stored)
     session.flush()
-    log.info("reply %s from subscriber %s: %s, risk %s", reply.id, subscriber.id,
+    log.info("reply %s from subscriber %s: %s, risk %s", stored.id, subscriber.id,
              understood.intent, understood.risk)
-    handler = Handler(session, subscriber, enrolment, channel, reply, now,
-                      carrier_answered=carrier_keyword is not None)
-    return handler.handle(understood, text)
+    handler = Handler(session, subscriber, enrolment, reply.channel, stored, now,
+                      carrier_answered=reply.carrier_keyword is not None)
+    return handler.handle(understood, reply.text)
 
 
 def asked(session: Session, enrolment: Enrolment | None) -> str:

@@ -24,17 +24,18 @@ from coach.delivery.models import Delivery
 from coach.delivery.services import delivery_row, insert_deliveries
 from coach.delivery.status import SIGNUP
 from coach.inbound.models import Reply
+from coach.inbound.services import Incoming
 from coach.inbound.signup_models import SmsSignup
-from coach.inbound.understanding import understand
+from coach.inbound.understanding import Understood
 from coach.inbound.understanding.normalise import normalise as normalize
 from coach.programmes.qualities import QUALITIES, check_quality, quality_name
 from coach.programmes.render import render_message
 from coach.programmes.services import version_for_quality
-from coach.scheduling.enrol import current_enrolment, subscribe
+from coach.scheduling.enrol import subscribe
 from coach.scheduling.models import COMPLETED, STOPPED
 from coach.settings import Settings
 from coach.subscribers.models import Subscriber
-from coach.subscribers.services import SignUp, find_by_address
+from coach.subscribers.services import SignUp
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +62,13 @@ class InboundSms:
     carrier_keyword: str | None = None  # stop | start | help, already answered by the carrier
 
 
-def answer(session: Session, sms: InboundSms, now: datetime, settings: Settings
-           ) -> list[int] | None:
-    """Outbox ids of the replies to a sign-up text, or None when the engine should handle it."""
+def answer(session: Session, sms: InboundSms, reply: Incoming, now: datetime,
+           settings: Settings) -> list[int] | None:
+    """Outbox ids of the replies to a sign-up text, or None when the engine should handle it.
+    ``reply`` is the text read once at the edge (its sender and their programme looked up)."""
     signup = session.scalars(select(SmsSignup).where(SmsSignup.phone == sms.phone)).first()
-    subscriber = find_by_address(session, sms.phone)
-    enrolment = current_enrolment(session, subscriber.id) if subscriber else None
-    kind = sms.carrier_keyword or _kind(sms.text)
+    subscriber, enrolment = reply.subscriber, reply.enrolment
+    kind = sms.carrier_keyword or _kind(reply.understood)
     if enrolment is not None and enrolment.state not in (COMPLETED, STOPPED):
         if signup is not None:
             session.delete(signup)  # they have subscribed another way since
@@ -82,10 +83,9 @@ def answer(session: Session, sms: InboundSms, now: datetime, settings: Settings
     return Conversation(session, signup, subscriber, sms, now, settings).reply(kind)
 
 
-def _kind(text: str) -> str:
+def _kind(understood: Understood) -> str:
     """A stop, start or help, or "risk" when the words may be a person in danger: the engine
     answers those, whatever stage of sign-up they arrive at."""
-    understood = understand(text)
     return RISK if understood.risk != "none" else understood.intent
 
 

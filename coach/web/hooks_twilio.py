@@ -9,7 +9,6 @@ A missing or bad signature gets 403 and changes nothing. Paths to paste into Twi
 import logging
 from dataclasses import replace
 
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -20,11 +19,11 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from coach.delivery.status import Callback, answer_inline, record_callback, texts_to
 from coach.inbound import sms_signup
-from coach.inbound.models import Reply
-from coach.inbound.services import record_reply
+from coach.inbound.services import act_on, already_recorded, incoming
 from coach.inbound.sms_signup import InboundSms
 from coach.settings import Settings
 from coach.subscribers.addresses import BadAddress, normalize_phone
+from coach.subscribers.services import find_by_address
 from coach.subscribers.tokens import parse_id
 from coach.web.context import Web
 
@@ -100,12 +99,14 @@ def _receive(web: Web, inbound: InboundSms) -> list[tuple[int, str]]:
         return []
     sms = replace(inbound, phone=phone)
     with web.factory.begin() as session:
-        if session.scalars(select(Reply.id).where(Reply.provider_id == sms.provider_id)).first():
+        if already_recorded(session, sms.provider_id):
             return []  # Twilio sent it again: recorded the first time
-        acks = sms_signup.answer(session, sms, now, web.settings)
+        reply = incoming(session, phone, sms.text, sms.provider_id, sms.carrier_keyword)
+        acks = sms_signup.answer(session, sms, reply, now, web.settings)
         if acks is None:
-            acks = record_reply(session, phone, sms.text, now, provider_id=sms.provider_id,
-                                carrier_keyword=sms.carrier_keyword).acks
+            if reply.subscriber is None:  # sign-up has just made them a contact
+                reply = replace(reply, subscriber=find_by_address(session, phone))
+            acks = act_on(session, reply, now).acks
         inline = texts_to(session, acks, phone)
         answered = answer_inline(session, inline, f"twiml:{sms.provider_id}", now)
         others = [ack for ack in acks if ack not in inline]
