@@ -9,9 +9,11 @@ from coach.delivery.models import Delivery
 from coach.delivery.sending import send_deliveries
 from coach.inbound.services import Outcome, record_reply
 from coach.scheduling.enrol import subscribe
+from coach.scheduling.models import Enrolment
 from coach.scheduling.services import run_sweep
 from coach.settings import Settings
 from coach.subscribers.services import SignUp
+from tests.conftest import START
 
 
 def enrol(factory: sessionmaker[Session], now: datetime, **form: str) -> int:
@@ -49,3 +51,17 @@ def deliveries(factory: sessionmaker[Session], subscriber_id: int) -> list[Deliv
     with factory() as session:
         return list(session.scalars(select(Delivery).where(Delivery.subscriber_id == subscriber_id)
                                     .order_by(Delivery.id)))
+
+
+def only_enrolment(factory: sessionmaker[Session]) -> Enrolment:
+    with factory() as session:
+        return session.scalars(select(Enrolment)).one()
+
+
+def to_first_checkin(settings: Settings, factory: sessionmaker[Session],
+                     **form: str) -> tuple[int, datetime]:
+    """Enrol someone and run the hours until their first check-in is open."""
+    subscriber_id = enrol(factory, START, **form)
+    now = run_hours(settings, START, 24 * 8)
+    assert only_enrolment(factory).state == "awaiting"
+    return subscriber_id, now

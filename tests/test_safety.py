@@ -10,11 +10,9 @@ from sqlalchemy import select
 from coach.delivery.channels import MemoryChannel
 from coach.events.models import Event
 from coach.safety.models import Flag
-from coach.scheduling.models import Enrolment
 from coach.settings import get_settings
 from coach.subscribers.models import Subscriber
-from tests.conftest import START
-from tests.helpers import deliveries, enrol, reply, run_hours
+from tests.helpers import deliveries, only_enrolment, reply, run_hours, to_first_checkin
 from tests.privacy import MARKER
 from tests.test_cli import coach
 
@@ -25,16 +23,6 @@ VIOLENCE = "he hit me again last night and im scared"
 CONCERN = "i dont feel safe at home"
 
 
-def enrolment(factory) -> Enrolment:
-    with factory() as session:
-        return session.scalars(select(Enrolment)).one()
-
-
-def at_checkin(settings, factory, **form):
-    subscriber_id = enrol(factory, START, **form)
-    now = run_hours(settings, START, 24 * 8)
-    assert enrolment(factory).state == "awaiting"
-    return subscriber_id, now
 
 
 def flags(factory) -> list[Flag]:
@@ -44,9 +32,9 @@ def flags(factory) -> list[Flag]:
 
 def test_urgent_pauses_answers_with_the_countrys_numbers_and_flags(settings, factory,
                                                                    published):
-    subscriber_id, now = at_checkin(settings, factory, phone=US_PHONE, email="")
+    subscriber_id, now = to_first_checkin(settings, factory, phone=US_PHONE, email="")
     outcome = reply(factory, settings, US_PHONE, URGENT, now)
-    assert enrolment(factory).state == "paused" and enrolment(factory).answers == {}
+    assert only_enrolment(factory).state == "paused" and only_enrolment(factory).answers == {}
     crisis = deliveries(factory, subscriber_id)[-1]
     assert crisis.kind == "crisis" and crisis.status == "sent"
     assert "call 911" in crisis.body_text and "988" in crisis.body_text
@@ -58,18 +46,18 @@ def test_urgent_pauses_answers_with_the_countrys_numbers_and_flags(settings, fac
     run_hours(settings, now, 24 * 10)
     assert len(deliveries(factory, subscriber_id)) == before, "no nudges until RESUME"
     reply(factory, settings, US_PHONE, "RESUME", now + timedelta(days=10))
-    assert enrolment(factory).state != "paused"
+    assert only_enrolment(factory).state != "paused"
 
 
 def test_violence_by_a_partner_names_the_abuse_line(settings, factory, published):
-    subscriber_id, now = at_checkin(settings, factory, phone=PHONE, email="")
+    subscriber_id, now = to_first_checkin(settings, factory, phone=PHONE, email="")
     reply(factory, settings, PHONE, VIOLENCE, now)
     crisis = deliveries(factory, subscriber_id)[-1]
     assert "call 999" in crisis.body_text and "0808 2000 247" in crisis.body_text
 
 
 def test_a_discreet_subscriber_gets_a_neutral_first_line(settings, factory, published):
-    subscriber_id, now = at_checkin(settings, factory, phone=PHONE, email="")
+    subscriber_id, now = to_first_checkin(settings, factory, phone=PHONE, email="")
     with factory.begin() as session:
         person = session.get(Subscriber, subscriber_id)
         assert person is not None
@@ -82,7 +70,7 @@ def test_a_discreet_subscriber_gets_a_neutral_first_line(settings, factory, publ
 
 
 def test_a_spanish_speaker_is_answered_in_spanish(settings, factory, published):
-    subscriber_id, now = at_checkin(settings, factory, phone="+34612345678", email="")
+    subscriber_id, now = to_first_checkin(settings, factory, phone="+34612345678", email="")
     with factory.begin() as session:
         person = session.get(Subscriber, subscriber_id)
         assert person is not None
@@ -97,7 +85,7 @@ def test_the_safety_address_is_alerted_without_the_words(settings, factory, publ
                                                         monkeypatch):
     monkeypatch.setenv("COACH_SAFETY_EMAIL", "safety@coach.example.org")
     get_settings.cache_clear()
-    subscriber_id, now = at_checkin(settings, factory, email="sam@example.org")
+    subscriber_id, now = to_first_checkin(settings, factory, email="sam@example.org")
     reply(factory, settings, "sam@example.org", f"{URGENT}. {MARKER}", now)
     [alert] = [d for d in deliveries(factory, subscriber_id) if d.kind == "alert"]
     assert alert.address == "safety@coach.example.org" and alert.status == "sent"
@@ -111,7 +99,7 @@ def test_the_safety_address_is_alerted_without_the_words(settings, factory, publ
 
 
 def test_without_a_safety_address_nobody_is_promised(settings, factory, published):
-    subscriber_id, now = at_checkin(settings, factory, email="sam@example.org")
+    subscriber_id, now = to_first_checkin(settings, factory, email="sam@example.org")
     reply(factory, settings, "sam@example.org", URGENT, now)
     kinds = [d.kind for d in deliveries(factory, subscriber_id)]
     assert "alert" not in kinds
@@ -120,7 +108,7 @@ def test_without_a_safety_address_nobody_is_promised(settings, factory, publishe
 
 
 def test_the_crisis_answer_goes_even_after_stop(settings, factory, published):
-    subscriber_id, now = at_checkin(settings, factory, phone=PHONE, email="")
+    subscriber_id, now = to_first_checkin(settings, factory, phone=PHONE, email="")
     reply(factory, settings, PHONE, "STOP", now)
     reply(factory, settings, PHONE, URGENT, now + timedelta(hours=1))
     kinds = [(d.kind, d.status) for d in deliveries(factory, subscriber_id)][-2:]
@@ -130,7 +118,7 @@ def test_the_crisis_answer_goes_even_after_stop(settings, factory, published):
 
 def test_stop_with_words_of_danger_stops_and_still_answers_the_danger(settings, factory,
                                                                       published):
-    subscriber_id, now = at_checkin(settings, factory, phone=PHONE, email="")
+    subscriber_id, now = to_first_checkin(settings, factory, phone=PHONE, email="")
     reply(factory, settings, PHONE, "stop texting me i want to die", now)
     kinds = [d.kind for d in deliveries(factory, subscriber_id)][-2:]
     assert kinds == ["crisis", "confirm"]
@@ -141,11 +129,11 @@ def test_stop_with_words_of_danger_stops_and_still_answers_the_danger(settings, 
 
 def test_a_concern_is_flagged_silently_and_never_saved_or_echoed(settings, factory,
                                                                   published):
-    subscriber_id, now = at_checkin(settings, factory, phone=PHONE, email="")
+    subscriber_id, now = to_first_checkin(settings, factory, phone=PHONE, email="")
     before = [d.id for d in deliveries(factory, subscriber_id)]
     reply(factory, settings, PHONE, CONCERN, now)
     assert [d.id for d in deliveries(factory, subscriber_id)] == before, "no automatic answer"
-    state = enrolment(factory)
+    state = only_enrolment(factory)
     assert (state.state, state.pace, state.answers) == ("awaiting", 1.0, {})
     [flag] = flags(factory)
     assert flag.risk == "concern"
@@ -155,7 +143,7 @@ def test_a_concern_is_flagged_silently_and_never_saved_or_echoed(settings, facto
 
 
 def test_flags_are_listed_shown_and_resolved(settings, factory, published):
-    subscriber_id, now = at_checkin(settings, factory, phone=PHONE, email="")
+    subscriber_id, now = to_first_checkin(settings, factory, phone=PHONE, email="")
     reply(factory, settings, PHONE, f"{CONCERN}. {MARKER}", now)
     [flag] = flags(factory)
     listed = coach("flags", "list")
