@@ -12,11 +12,11 @@ from coach.inbound.understanding.evaluation import GATES, Report, evaluate
 
 # Measured with: coach replies evaluate --split test
 FLOOR: dict[str, tuple[str, float]] = {
-    "risk recall": (">=", 0.83),
-    "risk recall, worst category": (">=", 0.77),
-    "risk recall, worst language": (">=", 0.82),
+    "risk recall": (">=", 0.85),
+    "risk recall, worst category": (">=", 0.83),
+    "risk recall, worst language": (">=", 0.83),
     "false alarms": ("<=", 0.08),
-    "opt-out recall": (">=", 0.79),
+    "opt-out recall": (">=", 0.83),
     "opt-outs on look-alikes": ("<=", 0.0),
     "free-text answers read as slower": ("<=", 0.02),
 }
@@ -39,9 +39,10 @@ def test_the_test_split_never_falls_below_todays_figures(report):
     assert below(report, FLOOR) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 7's targets are not met yet: risk recall 0.84 of "
-                   "0.98, worst category 0.77 (suicide and self-harm), worst language 0.83 (es), "
-                   "false alarms 0.07 of 0.03, opt-out recall 0.79")
+@pytest.mark.xfail(strict=True, reason="issue 7's targets are not met yet: risk recall 0.855 of "
+                   "0.98, worst category 0.833 (sexual coercion; suicide and self-harm 0.839), "
+                   "worst language 0.839 (en; es 0.900), false alarms 0.070 of 0.03, opt-out "
+                   "recall 0.833")
 def test_the_test_split_meets_the_issue_targets(report):
     assert below(report, GATES) == []
 
