@@ -5,6 +5,11 @@
 
 Exits non-zero when a record breaks the schema or the corpus falls below its minimums.
 It reads every split, so it prints counts for the test split too; it never prints test texts.
+
+It also validates `fresh.jsonl`, the later tuning set (ids `fresh-0001`...): the same schema,
+unique ids, no reply text shared with train, dev or test (compared after lowercasing and
+collapsing spaces; a clash is reported by fresh id only), every group and risk category in both
+languages; and prints its counts separately. Fresh replies never count towards the minimums.
 """
 import hashlib
 import json
@@ -16,6 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 SPLITS = ("train", "dev", "test")
+FRESH = "fresh"
 
 CONTEXTS = {"scale", "text", "none"}
 LANGUAGES = {"en", "es"}
@@ -54,7 +60,7 @@ def programme_questions():
     return keys
 
 
-def check_record(r, where, questions):
+def check_record(r, where, questions, fresh=False):
     errs = []
     for k in REQUIRED:
         if k not in r:
@@ -68,7 +74,10 @@ def check_record(r, where, questions):
     def bad(msg):
         errs.append(f"{where} ({r['id']}): {msg}")
 
-    if not re.fullmatch(r"(en|es)-\d{4}", str(r["id"])):
+    if fresh:
+        if not re.fullmatch(r"fresh-\d{4}", str(r["id"])):
+            bad("id must look like fresh-0001")
+    elif not re.fullmatch(r"(en|es)-\d{4}", str(r["id"])):
         bad("id must look like en-0001")
     elif r["id"][:2] != r["language"]:
         bad("id prefix and language differ")
@@ -141,6 +150,71 @@ def table(title, counter, order=None):
     width = max((len(str(k)) for k in keys), default=0)
     for k in keys:
         print(f"  {k!s:<{width}}  {counter[k]:>5}")
+
+
+def normalised(text):
+    return re.sub(r"\s+", " ", str(text).lower()).strip()
+
+
+def check_fresh(questions, records):
+    """Validate fresh.jsonl against the schema and the other splits; print its counts."""
+    path = HERE / f"{FRESH}.jsonl"
+    if not path.exists():
+        return [f"missing {path.name}"]
+    errors, fresh = [], []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        where = f"{path.name}:{n}"
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError as exc:
+            errors.append(f"{where}: not JSON ({exc})")
+            continue
+        errs = check_record(r, where, questions, fresh=True)
+        errors.extend(errs)
+        if not errs:
+            fresh.append(r)
+    ids = Counter(r["id"] for r in fresh)
+    errors.extend(f"{path.name}: duplicate id {i}" for i, c in ids.items() if c > 1)
+    others = {normalised(r.get("text", "")) for _, r in records}
+    seen = {}
+    for r in fresh:
+        key = normalised(r["text"])
+        if key in others:
+            # by id only: the clashing reply may be a test text, which is never printed
+            errors.append(f"{path.name}: {r['id']} repeats the text of a reply in another split")
+        if key in seen:
+            errors.append(f"{path.name}: {r['id']} repeats the text of {seen[key]}")
+        seen.setdefault(key, r["id"])
+    for lang in sorted(LANGUAGES):
+        for c in sorted(CATEGORIES):
+            for level in ("concern", "urgent"):
+                if not any(r["language"] == lang and r["category"] == c and r["risk"] == level
+                           for r in fresh):
+                    errors.append(f"{path.name} has no {lang} {level} reply in category {c}")
+        for g in sorted(GROUPS):
+            if not any(r["language"] == lang and r["group"] == g for r in fresh):
+                errors.append(f"{path.name} has no {lang} reply in group {g}")
+    for q in sorted(questions - {r.get("question") for r in fresh if r["group"] == "answer"}):
+        errors.append(f"{path.name} has no answer to the programme question {q}")
+
+    risky = [r for r in fresh if r["risk"] != "none"]
+    print(f"\n=== {path.name} (tuning set, not counted above) ===")
+    print(f"replies: {len(fresh)}; risk: {len(risky)}, of which Spanish: "
+          f"{sum(r['language'] == 'es' for r in risky)}")
+    table("fresh: per language", Counter(r["language"] for r in fresh))
+    table("fresh: per group and language", Counter((r["group"], r["language"]) for r in fresh))
+    table("fresh: risk level and language", Counter((r["risk"], r["language"]) for r in fresh))
+    table("fresh: risk per category, level and language",
+          Counter((r["category"], r["risk"], r["language"]) for r in risky))
+    table("fresh: per intent", Counter(r["intent"] for r in fresh))
+    table("fresh: per context", Counter(r["context"] for r in fresh))
+    table("fresh: ratings", Counter(r["rating"] for r in fresh if r["rating"] is not None))
+    table("fresh: answers per programme question",
+          Counter(r["question"] for r in fresh if r["group"] == "answer" and r.get("question")))
+    table("fresh: per country", Counter((r["language"], r["country"]) for r in fresh))
+    table("fresh: tags", Counter(t for r in fresh for t in r.get("tags", [])))
+    print(f"\nfresh: with a labelling note: {sum('note' in r for r in fresh)}")
+    return errors
 
 
 def main():
@@ -226,12 +300,14 @@ def main():
     table("tags", Counter(t for r in allr for t in r.get("tags", [])))
     print(f"\nwith a labelling note: {sum('note' in r for r in allr)}")
 
+    errors.extend(check_fresh(questions, records))
+
     if errors:
         print(f"\n{len(errors)} problem(s):", file=sys.stderr)
         for e in errors[:200]:
             print(f"  {e}", file=sys.stderr)
         return 1
-    print("\nOK: schema valid, minimums met.")
+    print("\nOK: schema valid, minimums met, fresh set valid.")
     return 0
 
 
