@@ -77,7 +77,8 @@ def _request(line: str, number: int) -> dict[str, Any]:
 
 @app.command("evaluate")
 def evaluate_command(
-    split: str = typer.Option("dev", help="dev (to tune on) or test (held out; never tune)"),
+    split: str = typer.Option("dev", help="dev (to tune on), fresh (a later set, for choosing "
+                                          "thresholds) or test (held out; never tune)"),
     method: str = typer.Option("logistic", help="logistic (shipped), naive-bayes or wordlists"),
 ) -> None:
     """Confusion tables and figures of reply understanding on a labelled split."""

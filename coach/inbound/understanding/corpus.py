@@ -7,7 +7,7 @@ from pathlib import Path
 from coach.settings import PROJECT_ROOT
 
 CORPUS_DIR = PROJECT_ROOT / "tests" / "data" / "replies"
-SPLITS = ("train", "dev", "test")
+SPLITS = ("train", "dev", "test", "fresh")  # fresh: a later set, for tuning (README)
 
 
 @dataclass(frozen=True)
