@@ -27,7 +27,7 @@ from tests.email_in.conftest import (  # noqa: F401  (fixtures)
     mail_settings,
     post,
 )
-from tests.helpers import enrol
+from tests.helpers import deliveries, enrol
 from tests.web.support import Clock, enrolment_of, run_until_checkin
 
 ALICE, BOB = "alice@example.org", "bob@example.org"
@@ -74,6 +74,11 @@ def test_a_forged_stop_stops_email_only_and_nothing_else(
         subscriber = session.get(Subscriber, alice)
         assert subscriber is not None
         assert subscriber.email_consent_source == "STOP by email, sender not verified"
+    # Alice hears of it at once, so a stranger cannot stop her email unnoticed.
+    [confirmation] = [d for d in deliveries(factory, alice) if d.kind == "confirm"]
+    assert (confirmation.channel, confirmation.address, confirmation.status) == (
+        "email", ALICE, "sent")
+    assert "START" in confirmation.body_text
 
 
 def test_a_forged_cry_for_help_flags_and_halts_no_one(
