@@ -133,3 +133,21 @@ def test_a_step_that_broke_its_time_budget_fails_at_once_for_everyone_after() ->
         render_step(slow, VARIABLES)
     with pytest.raises(RenderBudgetExceeded, match="time budget"):
         render_step(slow, {**VARIABLES, "name": "Alexandra"})  # would skip the loop
+
+
+def test_time_spent_collecting_garbage_is_not_charged_to_the_render(monkeypatch):
+    """A full collection in a big process once took longer than the whole budget, inside the
+    crisis message's render: the collector's time is the process's, not the template's."""
+    from coach.programmes import limits
+
+    now = [100.0]
+    monkeypatch.setattr(limits.time, "thread_time", lambda: now[0])
+    spent = limits.Budget()
+    limits.GarbageCollection.callback("start", {})
+    now[0] += 0.9  # a long collection
+    limits.GarbageCollection.callback("stop", {})
+    now[0] += 0.1
+    spent.check_clock()  # 1.0 s in all, of which 0.1 s rendering: within budget
+    now[0] += limits.RENDER_SECONDS
+    with pytest.raises(limits.RenderBudgetExceeded, match="time budget"):
+        spent.check_clock()
