@@ -158,3 +158,24 @@ def test_flags_are_listed_shown_and_resolved(settings, factory, published):
     with factory() as session:
         person = session.get(Subscriber, subscriber_id)
         assert person is not None and person.flagged_at is None
+
+
+def test_a_crisis_message_that_cannot_be_rendered_still_points_to_help(
+        settings, factory, published, monkeypatch):
+    from coach.inbound import services
+    from coach.programmes.limits import RenderBudgetExceeded
+
+    real = services.render_message
+
+    def failing(name, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if name == "crisis":
+            raise RenderBudgetExceeded("time", "over 0.5 s of rendering")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(services, "render_message", failing)
+    subscriber_id, now = to_first_checkin(settings, factory, phone=PHONE, email="")
+    reply(factory, settings, PHONE, URGENT, now)
+    crisis = deliveries(factory, subscriber_id)[-1]
+    assert crisis.kind == "crisis" and crisis.status == "sent"
+    assert crisis.body_text == services.CRISIS_FALLBACK
+    assert only_enrolment(factory).state == "paused"

@@ -29,8 +29,9 @@ from coach.events.services import record
 from coach.inbound.models import Reply
 from coach.inbound.understanding import Understood, understand
 from coach.programmes.echo import plain_words
+from coach.programmes.limits import TemplateProblem
 from coach.programmes.models import ProgrammeVersion
-from coach.programmes.render import render_message
+from coach.programmes.render import NEUTRAL_SUBJECT, Rendered, render_message
 from coach.safety.services import alert_variables, crisis_variables, raise_flag
 from coach.scheduling import plan
 from coach.scheduling.apply import apply_event
@@ -58,6 +59,10 @@ MAX_REPLY_CHARS = 2000
 # What a rating says about the week's practice: 1 "didn't manage it yet" to 5 "becoming a habit".
 RATING_SIGNALS = {1: "slower", 2: "slower", 3: "steady", 4: "ready", 5: "ready"}
 CARRIER_INTENTS = {"stop", "start", "help"}
+# Plain words, no template: what goes when the crisis message itself cannot be rendered.
+CRISIS_FALLBACK = ("From coach: if you are in danger, call your local emergency number now. "
+                   "This automated service can't help in an emergency. Your messages are "
+                   "paused; reply RESUME to restart.")
 
 
 @dataclass
@@ -321,14 +326,26 @@ class Handler:
         rows = []
         for number, (template, extra) in enumerate(acks):
             kind = extra.pop("kind", "ack")
-            rendered = render_message(template, {**self._variables(), **extra},
-                                      discreet=self.subscriber.discreet,
-                                      language=self.subscriber.language)
+            rendered = self._render(template, extra, crisis=kind == CRISIS)
             key = f"r{self.reply.id}:{number}:{template}:{self.channel}"
             rows.append(delivery_row(key, self.subscriber, self.channel, kind, rendered,
                                      self.now, enrolment_id=self.enrolment.id if self.enrolment
                                      else None))
         return insert_deliveries(self.session, rows) + self.alerts
+
+    def _render(self, template: str, extra: dict[str, Any], crisis: bool) -> Rendered:
+        """The message; for a person in danger, never nothing: if the crisis message cannot be
+        rendered, a plain one that still points to emergency help goes instead."""
+        try:
+            return render_message(template, {**self._variables(), **extra},
+                                  discreet=self.subscriber.discreet,
+                                  language=self.subscriber.language)
+        except TemplateProblem as problem:
+            if not crisis:
+                raise
+            log.error("crisis message for reply %s could not be rendered (%s); the plain one "
+                      "went instead", self.reply.id, type(problem).__name__)
+            return Rendered(CRISIS_FALLBACK, NEUTRAL_SUBJECT, CRISIS_FALLBACK)
 
     def _variables(self) -> dict[str, Any]:
         prog = self._programme()
