@@ -128,6 +128,10 @@ def test_add_a_person_read_their_welcome_and_pause_them(
     page.screenshot(path=screenshot, full_page=True)
     assert screenshot.stat().st_size > len(PNG_SIGNATURE)
     assert screenshot.read_bytes().startswith(PNG_SIGNATURE)
+    page.set_viewport_size({"width": 360, "height": 740})  # a small phone
+    page.screenshot(path=tmp_path / "person-360.png", full_page=True)
+    wide = page.evaluate("document.documentElement.scrollWidth")
+    assert wide <= 360, f"the page needs {wide} px: it scrolls sideways on a phone"
 
     [[paused_ack]] = enqueue.batches
     assert [d.status for d in deliveries(factory, subscriber_id) if d.id == paused_ack] == ["sent"]

@@ -55,10 +55,11 @@ class Report:
             "days agreement (pauses)": _agree(self.pairs(lambda r: r.intent == "pause"), "days"),
         }
 
-    def failures(self) -> list[str]:
+    def failures(self, gates: dict[str, tuple[str, float]] = GATES) -> list[str]:
+        """The gated figures below their bound, as figures only (never a reply's words)."""
         figures = self.figures()
         return [f"{name} {figures[name]:.3f} (needs {op} {bound})"
-                for name, (op, bound) in GATES.items()
+                for name, (op, bound) in gates.items()
                 if not (figures[name] >= bound if op == ">=" else figures[name] <= bound)]
 
     def confusion(self, field: str) -> tuple[tuple[str, ...], Counter[tuple[str, str]]]:
