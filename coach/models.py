@@ -8,9 +8,9 @@ from coach.inbound.signup_models import SmsSignup
 from coach.programmes.models import Programme, ProgrammeVersion
 from coach.safety.models import Flag
 from coach.scheduling.models import Enrolment
-from coach.subscribers.models import Subscriber
+from coach.subscribers.models import PendingSignup, Subscriber, Suppression
 
 __all__ = [
     "Base", "Delivery", "Enrolment", "Event", "Flag", "Programme", "ProgrammeVersion", "Reply",
-    "SmsSignup", "Subscriber",
+    "PendingSignup", "SmsSignup", "Subscriber", "Suppression",
 ]

@@ -1,7 +1,7 @@
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, String, Time, false
+from sqlalchemy import JSON, ForeignKey, Index, String, Time, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from coach.db import Base, UTCDateTime, utcnow
@@ -45,6 +45,10 @@ class Subscriber(Base):
     recent_sends: Mapped[list[str]] = mapped_column(JSON, default=list)
     flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     flag_reason: Mapped[str | None] = mapped_column(String(200))
+    # A quality chosen on the manage page to start when the current programme ends.
+    next_focus: Mapped[str | None] = mapped_column(String(40))
+    # Set when the person's data was erased: the row stays, anonymised, for the foreign keys.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def clock(self) -> LocalClock:
@@ -82,6 +86,42 @@ class Subscriber(Base):
             "country": self.country,
             "flagged": self.flag_reason,
         }
+
+
+class PendingSignup(Base):
+    """A sign-up from the web page, waiting for the person to confirm one address.
+
+    Nothing is scheduled until they do (double opt-in). ``choices`` holds what the form gave
+    (focus, clock, language, discreet, name); ``wording`` names the consent text they saw.
+    The link works once (``confirmed_at``) and only until ``expires_at``.
+    """
+
+    __tablename__ = "pending_signups"
+    __table_args__ = (Index("ix_pending_signups_address_created", "address", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    address: Mapped[str] = mapped_column(String(320))
+    choices: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    wording: Mapped[str] = mapped_column(String(40))
+    client_ip: Mapped[str | None] = mapped_column(String(45))  # only with COACH_RECORD_OPTIN_IP
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Suppression(Base):
+    """An erased address, kept only as a keyed hash: a later sign-up needs fresh consent, and a
+    STOP given before the erasure is never lost by accident."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    opted_out: Mapped[bool] = mapped_column(default=False)  # had they said STOP on it
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 def _iso(value: datetime | None) -> str | None:

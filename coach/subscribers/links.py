@@ -1,0 +1,53 @@
+"""Signed links that expire: confirming a sign-up, managing a subscription, erasing it.
+
+A link names one id and when it was made, signed for one purpose, so a manage link can never
+confirm a sign-up. Age is checked against coach's clock (which tests and ``--now`` drive), not
+the machine's, and an expired link is told apart from a forged one so the page can offer a
+fresh link instead of a dead end.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from itsdangerous import BadSignature, Signer
+
+from coach.subscribers.tokens import parse_id
+
+CONFIRM_FOR = timedelta(hours=48)
+MANAGE_FOR = timedelta(days=30)  # long enough for a footer in last month's email
+ERASE_FOR = timedelta(hours=48)
+MAX_TOKEN_CHARS = 120
+SECONDS = re.compile(r"[0-9]{1,12}")
+
+
+@dataclass(frozen=True)
+class Link:
+    ident: int
+    made_at: datetime
+
+    def expired(self, now: datetime, lifetime: timedelta) -> bool:
+        return now - self.made_at > lifetime
+
+
+def make_link_token(secret: str, purpose: str, ident: int, now: datetime) -> str:
+    return _signer(secret, purpose).sign(f"{ident}.{int(now.timestamp())}").decode()
+
+
+def read_link_token(secret: str, purpose: str, token: str) -> Link | None:
+    """What a token names, or None when it is malformed, forged or for another purpose."""
+    if len(token) > MAX_TOKEN_CHARS or not token.isascii():
+        return None
+    try:
+        payload = _signer(secret, purpose).unsign(token).decode()
+    except (BadSignature, UnicodeDecodeError):
+        return None
+    ident_text, _, stamp = payload.partition(".")
+    ident = parse_id(ident_text)
+    if ident is None or not SECONDS.fullmatch(stamp):
+        return None
+    return Link(ident, datetime.fromtimestamp(int(stamp), UTC))
+
+
+def _signer(secret: str, purpose: str) -> Signer:
+    return Signer(secret, salt=f"coach-link:{purpose}")
