@@ -11,6 +11,6 @@ from coach.scheduling.models import Enrolment
 from coach.subscribers.models import PendingSignup, Subscriber, Suppression
 
 __all__ = [
-    "Base", "Delivery", "Enrolment", "Event", "Flag", "Programme", "ProgrammeVersion", "Reply",
-    "PendingSignup", "SmsSignup", "Subscriber", "Suppression",
+    "Base", "Delivery", "Enrolment", "Event", "Flag", "PendingSignup", "Programme",
+    "ProgrammeVersion", "Reply", "SmsSignup", "Subscriber", "Suppression",
 ]

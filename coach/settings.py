@@ -59,12 +59,14 @@ class Settings(BaseSettings):
     # Where an urgent reply's alert goes (a monitored inbox of the safety role); without it,
     # flags wait in `coach flags list` and no reply promises that a person will read them.
     safety_email: str = ""
+    record_optin_ip: bool = False  # keep the client's IP address with a web sign-up's consent
     # Requests per client (see coach/web/throttle.py), in the ``limits`` notation. Generous
     # where a refusal could lose a real person's message: Twilio and mail providers post
     # many people's messages from few addresses.
     rate_limit_webhooks: str = "6000/minute"
     rate_limit_unsubscribe: str = "300/minute"
     rate_limit_forms: str = "60/minute"
+    rate_limit_per_address: str = "10/hour"  # sign-up and link requests naming one address
     imap_url: str = ""  # imaps://user:pass@host/INBOX, polled when set
     inbound_authserv_id: str = ""  # whose Authentication-Results vouch for a From
     default_send_time: str = "18:00"
@@ -87,7 +89,8 @@ class Settings(BaseSettings):
             raise ValueError(problem)
         return value
 
-    @field_validator("rate_limit_webhooks", "rate_limit_unsubscribe", "rate_limit_forms")
+    @field_validator("rate_limit_webhooks", "rate_limit_unsubscribe", "rate_limit_forms",
+                     "rate_limit_per_address")
     @classmethod
     def _readable_rate(cls, value: str) -> str:
         from limits import parse

@@ -54,6 +54,20 @@ STANDS_ALONE = (
 )
 
 
+class TrustedMarkdown(str):
+    """Markdown coach itself wrote, such as a link it signed: output as is in the email block.
+    Only code makes one; people's words and a template's values are always plain str."""
+
+    __slots__ = ()
+
+
+def markdown_link(url: str) -> TrustedMarkdown:
+    """A URL as a CommonMark autolink: a link in the HTML part, ``<url>`` in the text part."""
+    if any(c in url for c in "<> \n\r\t"):
+        raise ValueError("a link must be a URL without spaces or angle brackets")
+    return TrustedMarkdown(f"<{url}>")
+
+
 def markdown_escape(text: str) -> str:
     return MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
 
@@ -61,7 +75,7 @@ def markdown_escape(text: str) -> str:
 @pass_context
 def finalize(context: Context, value: Any) -> Any:
     """Every {{ }} output: charged, and Markdown-escaped in the email block."""
-    if context.get(MARKDOWN_CONTEXT):
+    if context.get(MARKDOWN_CONTEXT) and not isinstance(value, TrustedMarkdown):
         value = markdown_escape(str(value))
     return built(value)
 

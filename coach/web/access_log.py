@@ -8,7 +8,7 @@ keeps the path's shape and drops the token.
 import logging
 import re
 
-TOKEN_IN_PATH = re.compile(r"(/(?:unsubscribe|confirm|manage)/)[^\s?\"#]+")
+TOKEN_IN_PATH = re.compile(r"(/(?:unsubscribe|confirm|manage|erase)/)[^\s?\"#]+")
 ACCESS_LOGGERS = ("uvicorn.access",)
 
 
