@@ -11,8 +11,10 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy.orm import Session
 
+from coach.delivery.services import delivery_row, insert_deliveries
 from coach.events.services import record
 from coach.programmes.qualities import check_quality, quality_name
+from coach.programmes.render import render_message
 from coach.programmes.services import version_for_quality
 from coach.scheduling import plan
 from coach.scheduling.apply import apply_event
@@ -25,6 +27,8 @@ from coach.subscribers.models import CHANNELS, Subscriber
 from coach.subscribers.services import LANGUAGES, SignUp, SubscribeError, check_sign_up
 
 SOURCE = "manage page"
+# A chosen next focus starts this long after the last programme's closing: time to rest.
+NEXT_FOCUS_AFTER = timedelta(days=7)
 RUNNING = (ACTIVE, AWAITING, PAUSED)
 
 
@@ -109,9 +113,10 @@ def resume(session: Session, subscriber: Subscriber, now: datetime) -> None:
 
 
 def switch_focus(session: Session, subscriber: Subscriber, focus: str, when: str,
-                 now: datetime) -> Enrolment | None:
-    """``when`` is now (the current programme ends kindly, the new one starts at the next
-    preferred time) or after (the new one starts when the current one completes)."""
+                 now: datetime) -> list[int]:
+    """``when`` is now (the current programme ends with a short goodbye, the new one starts
+    at the next preferred time) or after (the new one starts when the current one completes).
+    Returns the goodbye's outbox ids."""
     try:
         quality = check_quality(focus)
     except ValueError as error:
@@ -128,30 +133,40 @@ def switch_focus(session: Session, subscriber: Subscriber, focus: str, when: str
         subscriber.next_focus = quality
         record(session, subscriber.id, now, "decision", "next-focus",
                f"{quality_name(quality)} starts when the current programme ends")
-        return None
-    if running:
-        apply_event(session, subscriber, current, Halt(
-            now, f"switched focus to {quality_name(quality)} on the manage page",
-            opted_out=True), now, source=SOURCE)
+        return []
     subscriber.next_focus = None
-    return start_programme(session, subscriber, quality, now)
+    if not running or current is None:
+        start_programme(session, subscriber, quality, now)
+        return []
+    apply_event(session, subscriber, current, Halt(
+        now, f"switched focus to {quality_name(quality)} on the manage page", opted_out=True),
+        now, source=SOURCE)
+    start_programme(session, subscriber, quality, now)
+    return _goodbye(session, subscriber, current, quality, now)
+
+
+def start_next_focus(session: Session, subscriber: Subscriber, now: datetime) -> None:
+    """The programme a person chose to follow the one that has just completed."""
+    quality, subscriber.next_focus = subscriber.next_focus, None
+    if quality is not None and version_for_quality(session, quality) is not None:
+        start_programme(session, subscriber, quality, now, now + NEXT_FOCUS_AFTER)
 
 
 def start_programme(session: Session, subscriber: Subscriber, quality: str,
-                    now: datetime) -> Enrolment:
+                    now: datetime, earliest: datetime | None = None) -> Enrolment:
     """A new enrolment for someone already subscribed: the welcome at their next time."""
     version = version_for_quality(session, quality)
     if version is None:
         raise ManageError(f"{quality_name(quality)} has no programme yet; choose another")
+    due = next_allowed_time(subscriber.clock(), plan.recent_sends(subscriber), earliest or now)
     enrolment = Enrolment(
         subscriber_id=subscriber.id, version_id=version.id, quality=quality, answers={},
-        next_due_at=next_allowed_time(subscriber.clock(), plan.recent_sends(subscriber), now),
-        started_at=now, updated_at=now)
+        next_due_at=due, started_at=now, updated_at=now)
     session.add(enrolment)
     session.flush()
     record(session, subscriber.id, now, "decision", "enrol",
-           f"started {version.programme.title} (version {version.number}) from the manage "
-           "page", enrolment.id)
+           f"started {version.programme.title} (version {version.number}), chosen on the "
+           "manage page", enrolment.id, next_due_at=due.isoformat())
     return enrolment
 
 
@@ -165,6 +180,19 @@ def unsubscribe(session: Session, subscriber: Subscriber, channel: str, now: dat
             opt_out(session, subscriber, each, now, SOURCE,
                     f"unsubscribed from {'texts' if each == 'sms' else 'email'} on the manage "
                     "page")
+
+
+def _goodbye(session: Session, subscriber: Subscriber, ended: Enrolment, quality: str,
+             now: datetime) -> list[int]:
+    channel = plan.channel_for(subscriber)
+    if channel is None:
+        return []
+    rendered = render_message("focus_switched", {
+        "old": quality_name(ended.quality), "new": quality_name(quality),
+        "name": subscriber.name or "there"}, subscriber.discreet, subscriber.language)
+    return insert_deliveries(session, [delivery_row(
+        f"focus-switched:{ended.id}", subscriber, channel, "ack", rendered, now,
+        enrolment_id=ended.id)])
 
 
 def _running(session: Session, subscriber: Subscriber) -> Enrolment:

@@ -27,7 +27,8 @@ from coach.events.services import event_row
 from coach.programmes.limits import TemplateProblem
 from coach.programmes.models import ProgrammeVersion
 from coach.scheduling import plan
-from coach.scheduling.models import Enrolment
+from coach.scheduling.manage import start_next_focus
+from coach.scheduling.models import COMPLETED, Enrolment
 from coach.scheduling.pacing import Decision, Due, Halt, decide
 from coach.subscribers.clock import remember_send
 from coach.subscribers.models import Subscriber
@@ -92,6 +93,7 @@ def _plan_batch(
 ) -> list[int]:
     _load_programmes(session, {e.version_id for e, _ in batch})
     outbox, events, progress, retries, sends = [], [], [], [], []
+    following = []  # people who chose a next focus, once this programme completes
     for enrolment, subscriber in batch:
         try:
             decision, row = _decide_one(enrolment, subscriber, now)
@@ -112,11 +114,15 @@ def _plan_batch(
                                     decision.reason, **plan.describe(decision)))
         if decision.progress != plan.progress_of(enrolment):
             progress.append({"_id": enrolment.id, **plan.progress_columns(decision.progress)})
+        if decision.progress.state == COMPLETED and subscriber.next_focus:
+            following.append(subscriber)
     _update_by_id(session, Enrolment, progress)
     _update_by_id(session, Enrolment, retries)
     _update_by_id(session, Subscriber, sends)
     if events:
         session.connection().execute(insert(_table(Event)), events)
+    for subscriber in following:
+        start_next_focus(session, subscriber, now)
     return insert_deliveries(session, outbox)
 
 

@@ -7,9 +7,11 @@ nothing. ``/manage`` itself is the "send me my link" form, which answers the sam
 address.
 """
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -38,6 +40,8 @@ DONE = {
     "link-sent": "If that address subscribes, a link is on its way to it.",
 }
 CHANNEL_NAMES = {"sms": "text", "email": "email"}
+Done = tuple[str, list[int]]  # what was done (a key of DONE), and outbox ids to send
+Change = Callable[[Session, Subscriber, FormData, datetime], Done]
 
 
 def routes(web: Web) -> list[Route]:
@@ -62,18 +66,21 @@ def routes(web: Web) -> list[Route]:
             **view, "token": request.path_params["token"], "error": error, "done": done,
         }, 400 if error else 200)
 
-    def action(change: Any) -> Any:
+    def action(change: Change) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             found = person(request)
             if isinstance(found, Response):
                 return found
             form = await request.form()
             try:
-                code = await run_in_threadpool(_change, web, found, change, form)
+                done = await run_in_threadpool(_change, web, found, change, form)
             except manage.ManageError as error:
                 return await show(request, _sentence(str(error)))
-            if code is None:
+            if done is None:
                 return _page(web, request, "site/link_invalid.html", {}, 404)
+            code, ids = done
+            if ids:
+                web.enqueue(ids)
             token = request.path_params["token"]
             return RedirectResponse(f"/manage/{token}?done={code}", status_code=303)
         return endpoint
@@ -117,7 +124,7 @@ def _sentence(error: str) -> str:
     return error[:1].upper() + error[1:] + ("" if error.endswith(".") else ".")
 
 
-def _live(session: Any, subscriber_id: int) -> Subscriber | None:
+def _live(session: Session, subscriber_id: int) -> Subscriber | None:
     subscriber = session.get(Subscriber, subscriber_id)
     return subscriber if subscriber is not None and subscriber.erased_at is None else None
 
@@ -143,52 +150,51 @@ def _overview(web: Web, subscriber_id: int) -> dict[str, Any] | None:
         }
 
 
-def _change(web: Web, subscriber_id: int, change: Any, form: FormData) -> str | None:
+def _change(web: Web, subscriber_id: int, change: Change, form: FormData
+            ) -> tuple[str, list[int]] | None:
+    """Run one change in its own transaction: what was done, and outbox ids to send."""
     now = web.now()
     with web.factory.begin() as session:
         subscriber = _live(session, subscriber_id)
-        if subscriber is None:
-            return None
-        code: str = change(session, subscriber, form, now)
-        return code
+        return None if subscriber is None else change(session, subscriber, form, now)
 
 
 def _text(form: FormData, name: str) -> str:
     return str(form.get(name, "")).strip()[:100]
 
 
-def _settings(session: Any, subscriber: Subscriber, form: FormData, now: datetime) -> str:
+def _settings(session: Session, subscriber: Subscriber, form: FormData, now: datetime) -> Done:
     changed = manage.change_settings(session, subscriber, manage.Settings(
         send_time=_text(form, "send_time"), timezone=_text(form, "timezone"),
         quiet_start=_text(form, "quiet_start"), quiet_end=_text(form, "quiet_end"),
         channel=_text(form, "channel"), language=_text(form, "language"),
         discreet=form.get("discreet") == "on"), now)
-    return "settings" if changed else "nothing"
+    return ("settings" if changed else "nothing"), []
 
 
-def _pause(session: Any, subscriber: Subscriber, form: FormData, now: datetime) -> str:
+def _pause(session: Session, subscriber: Subscriber, form: FormData, now: datetime) -> Done:
     try:
         until = date.fromisoformat(_text(form, "until"))
     except ValueError:
         raise manage.ManageError("give the date to pause until, like 2026-12-24") from None
     manage.pause_until(session, subscriber, until, now)
-    return "paused"
+    return "paused", []
 
 
-def _resume(session: Any, subscriber: Subscriber, form: FormData, now: datetime) -> str:
+def _resume(session: Session, subscriber: Subscriber, form: FormData, now: datetime) -> Done:
     manage.resume(session, subscriber, now)
-    return "resumed"
+    return "resumed", []
 
 
-def _focus(session: Any, subscriber: Subscriber, form: FormData, now: datetime) -> str:
+def _focus(session: Session, subscriber: Subscriber, form: FormData, now: datetime) -> Done:
     when = _text(form, "when")
-    manage.switch_focus(session, subscriber, _text(form, "focus"), when, now)
-    return "focus-after" if subscriber.next_focus else "focus-now"
+    goodbye = manage.switch_focus(session, subscriber, _text(form, "focus"), when, now)
+    return ("focus-after" if subscriber.next_focus else "focus-now"), goodbye
 
 
-def _unsubscribe(session: Any, subscriber: Subscriber, form: FormData, now: datetime) -> str:
+def _unsubscribe(session: Session, subscriber: Subscriber, form: FormData, now: datetime) -> Done:
     manage.unsubscribe(session, subscriber, _text(form, "channel"), now)
-    return "unsubscribed"
+    return "unsubscribed", []
 
 
 def _send_link(web: Web, address: str) -> list[int]:
