@@ -11,6 +11,7 @@ from rich.console import Console
 from coach.cli import flags as flags_cli
 from coach.cli import programmes as programmes_cli
 from coach.cli import replies as replies_cli
+from coach.cli import subscribers as subscribers_cli
 from coach.cli.common import fail, now_option, parse_now
 from coach.db import transaction
 from coach.delivery.sending import send_deliveries
@@ -29,6 +30,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(programmes_cli.app, name="programmes")
 app.add_typer(flags_cli.app, name="flags")
 app.add_typer(replies_cli.app, name="replies")
+app.add_typer(subscribers_cli.app, name="subscribers")
 out = Console(soft_wrap=True)
 
 
@@ -68,7 +70,8 @@ def subscribe_command(
                   country=country.upper() if country else None)
     try:
         with transaction() as session:
-            subscriber, enrolment = subscribe(session, form, parse_now(now))
+            subscriber, enrolment = subscribe(session, form, parse_now(now),
+                                              secret_key=get_settings().secret_key)
             due = enrolment.next_due_at
     except SubscribeError as error:
         fail(str(error))

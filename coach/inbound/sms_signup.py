@@ -229,7 +229,8 @@ class Conversation:
         subscribe(self.session, SignUp(
             focus=quality, timezone=contact.timezone, phone=contact.phone,
             send_time=f"{contact.send_time:%H:%M}", quiet_start=f"{contact.quiet_start:%H:%M}",
-            quiet_end=f"{contact.quiet_end:%H:%M}", source=SOURCE), self.now)
+            quiet_end=f"{contact.quiet_end:%H:%M}", source=SOURCE), self.now,
+            secret_key=self.settings.secret_key, confirmed=True)
         return self._send("signup_done", {"quality": quality_name(quality),
                                           "zone": contact.timezone,
                                           "time": f"{contact.send_time:%H:%M}"})

@@ -13,6 +13,7 @@ from coach.scheduling.models import COMPLETED, STOPPED, Enrolment
 from coach.subscribers.clock import LocalClock, next_allowed_time
 from coach.subscribers.models import Subscriber
 from coach.subscribers.services import SignUp, SubscribeError, check_sign_up
+from coach.subscribers.suppression import is_suppressed, lift
 
 
 def current_enrolment(session: Session, subscriber_id: int) -> Enrolment | None:
@@ -22,9 +23,21 @@ def current_enrolment(session: Session, subscriber_id: int) -> Enrolment | None:
     ).first()
 
 
-def subscribe(session: Session, form: SignUp, now: datetime) -> tuple[Subscriber, Enrolment]:
-    """Create (or reuse) the subscriber and start a programme. Raises SubscribeError."""
+def subscribe(
+    session: Session, form: SignUp, now: datetime, *, secret_key: str | None = None,
+    confirmed: bool = False,
+) -> tuple[Subscriber, Enrolment]:
+    """Create (or reuse) the subscriber and start a programme. Raises SubscribeError.
+
+    With ``secret_key``, an address on the suppression list (its owner had their data erased)
+    is refused unless the person ``confirmed`` the sign-up themselves (a double opt-in: the
+    link in the email, YES by text); then it leaves the list. Without it the list is not
+    checked: production callers always give it.
+    """
     email, phone, quality, clock = check_sign_up(form)
+    addresses = [address for address in (email, phone) if address]
+    if secret_key is not None and not confirmed:
+        _refuse_suppressed(session, secret_key, addresses)
     version = version_for_quality(session, quality)
     if version is None:
         raise SubscribeError(f"no programme for {quality_name(quality)} is published yet; "
@@ -43,7 +56,19 @@ def subscribe(session: Session, form: SignUp, now: datetime) -> tuple[Subscriber
            f"started {version.programme.title} (version {version.number}); the welcome goes "
            f"at their next preferred time", enrolment.id,
            next_due_at=enrolment.next_due_at.isoformat() if enrolment.next_due_at else None)
+    if secret_key is not None and confirmed:
+        for address in addresses:
+            lift(session, secret_key, address)
     return subscriber, enrolment
+
+
+def _refuse_suppressed(session: Session, secret_key: str, addresses: list[str]) -> None:
+    for address in addresses:
+        if is_suppressed(session, secret_key, address) is not None:
+            what = "email address" if "@" in address else "phone number"
+            raise SubscribeError(
+                f"this {what} was erased at the person's request; they must sign up again "
+                "themselves and confirm it (a fresh consent) before coach writes to it")
 
 
 def _existing(session: Session, email: str | None, phone: str | None) -> Subscriber | None:

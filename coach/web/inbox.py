@@ -102,5 +102,6 @@ def _subscribe(web: Web, values: dict[str, str]) -> int:
         subscriber, _ = subscribe(session, SignUp(
             focus=values.get("focus", ""), timezone=values.get("tz", "UTC"),
             email=values.get("email"), phone=values.get("phone"), name=values.get("name", ""),
-            send_time=values.get("at", "18:00"), source="dev inbox"), web.now())
+            send_time=values.get("at", "18:00"), source="dev inbox"), web.now(),
+            secret_key=web.settings.secret_key)
         return subscriber.id
