@@ -41,7 +41,8 @@ from tests.web.support import Clock
 NAME = "Zephyrine"
 EMAIL = "zephyrine.quill@example.org"
 PHONE = "+447911123456"
-NEEDLES = (MARKER, NAME, EMAIL, PHONE, PHONE.removeprefix("+44"))
+IP = "203.0.113.77"  # recorded with a web consent when COACH_RECORD_OPTIN_IP is on
+NEEDLES = (MARKER, NAME, EMAIL, PHONE, PHONE.removeprefix("+44"), IP)
 SECTIONS = {"format", "profile", "consents", "enrolments", "messages", "replies", "decisions",
             "flags", "pending_signups", "sms_signups"}
 
@@ -81,10 +82,10 @@ def _waiting(session: Session, subscriber: Subscriber, now: datetime) -> None:
             created_at=now, claimed_at=now if status == SENDING else None))
     session.add(PendingSignup(subscriber_id=subscriber.id, channel="email", address=EMAIL,
                               choices={"name": NAME, "focus": "honesty"}, wording="v1",
-                              created_at=now, expires_at=now + timedelta(days=2)))
+                              client_ip=IP, created_at=now, expires_at=now + timedelta(days=2)))
     session.add(SmsSignup(phone=PHONE, state="choosing", started_at=now, updated_at=now))
     record(session, subscriber.id, now, "decision", "note", "a test of event data",
-           words=MARKER, step=3, state="active")
+           words=MARKER, step=3, state="active", client_ip=IP)
 
 
 def _plan_without_sending(settings: Settings, factory: sessionmaker[Session]) -> None:
@@ -138,6 +139,8 @@ def test_every_table_is_clean_after_an_erasure(settings, factory, person):
         assert (enrolment.state, enrolment.next_due_at, enrolment.answers) == ("stopped", None, {})
         [erased] = session.scalars(select(Event).where(Event.action == "erased")).all()
         assert (erased.kind, erased.data) == ("consent", counts)
+        [note] = session.scalars(select(Event).where(Event.action == "note")).all()
+        assert note.data == {"words": "", "step": 3, "state": "active", "client_ip": ""}
 
 
 def test_waiting_rows_are_cancelled_and_nothing_is_sent_afterwards(settings, factory, person):

@@ -12,8 +12,8 @@ and counts; pacing reasons, which are coach's own words. What goes, table by tab
   retries, or ``sending`` not yet attempted) is cancelled: ``failed``, with CANCELLED.
   A row whose provider call may have started keeps its status for reconciliation.
 - replies: text blanked (the provider's id stays, so a retried webhook is still recorded once).
-- events: every string in ``data`` blanked but those coach writes itself (state, times,
-  category); numbers kept.
+- events: every string or list in ``data`` blanked but those coach writes itself (OWN_DATA:
+  states, times, categories, the names of settings changed); numbers kept.
 - flags: reason anonymised, the resolving note blanked; risk, category and dates kept.
 - sms_signups (by phone) and pending_signups (theirs, or to one of their addresses): deleted.
 - suppressions: a keyed hash of each address, ``opted_out`` when they had withdrawn consent on
@@ -49,8 +49,9 @@ log = logging.getLogger(__name__)
 SOURCE = "erased at the person's request"
 CANCELLED = "cancelled: the person's data was erased"
 FLAG_REASON = "details erased at the person's request"
-# Event data coach writes itself, never a person's words: kept through an erasure.
-OWN_DATA = frozenset({"state", "next_due_at", "category"})
+# Event data coach writes itself, never a person's words: kept through an erasure. Anything
+# else that is not a number goes (a client IP address recorded with a consent, for one).
+OWN_DATA = frozenset({"state", "next_due_at", "category", "channel", "wording", "fields"})
 
 
 @dataclass
