@@ -140,8 +140,11 @@ def send_manage_link(session: Session, address: str, now: datetime, settings: Se
 
 
 def manage_url(settings: Settings, subscriber_id: int, now: datetime) -> str:
-    token = make_link_token(settings.secret_key, "manage", subscriber_id, now)
-    return f"{settings.public_url}/manage/{token}"
+    return f"{settings.public_url}{manage_path(settings, subscriber_id, now)}"
+
+
+def manage_path(settings: Settings, subscriber_id: int, now: datetime) -> str:
+    return f"/manage/{make_link_token(settings.secret_key, 'manage', subscriber_id, now)}"
 
 
 def _field(channel: str) -> str:

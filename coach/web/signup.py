@@ -23,7 +23,7 @@ from starlette.routing import Route
 from coach.programmes.models import ProgrammeVersion
 from coach.programmes.qualities import QUALITIES
 from coach.scheduling.manage import next_message
-from coach.scheduling.optin import WORDING, WORDINGS, confirm, manage_url, request_signup
+from coach.scheduling.optin import WORDING, WORDINGS, confirm, manage_path, request_signup
 from coach.subscribers.links import CONFIRM_FOR, read_link_token
 from coach.subscribers.services import SignUp, SubscribeError
 from coach.web.choices import LANGUAGE_NAMES, time_zones
@@ -206,7 +206,7 @@ def _confirm(web: Web, pending_id: int) -> dict[str, Any]:
             return {"outcome": result.outcome}
         coming = next_message(session, result.subscriber)
         return {"outcome": result.outcome, "next": coming,
-                "manage": manage_url(web.settings, result.subscriber.id, now)}
+                "manage": manage_path(web.settings, result.subscriber.id, now)}
 
 
 def _confirm_page(web: Web, request: Request, outcome: str,

@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 
 from coach.settings import Settings
 from coach.web.app import create_app
+from tests.web.browser import axe, chromium, live_app, page  # noqa: F401  (fixtures)
 from tests.web.support import Clock, Enqueue
 
 if TYPE_CHECKING:
