@@ -24,9 +24,10 @@ from coach.programmes.services import version_for_quality
 from coach.scheduling.enrol import current_enrolment, subscribe
 from coach.scheduling.models import COMPLETED, STOPPED, Enrolment
 from coach.settings import Settings
-from coach.subscribers.links import CONFIRM_FOR, MANAGE_FOR, make_link_token
+from coach.subscribers.links import CONFIRM_FOR, ERASE_FOR, MANAGE_FOR, make_link_token
 from coach.subscribers.models import PendingSignup, Subscriber
 from coach.subscribers.services import SignUp, SubscribeError, check_sign_up, find_by_address
+from coach.subscribers.suppression import is_suppressed, lift
 
 # Confirmation messages one address may be sent in a day, however often the form is filled.
 MAX_CONFIRMATIONS_PER_DAY = 3
@@ -70,7 +71,7 @@ def request_signup(session: Session, form: SignUp, now: datetime, settings: Sett
         if known is not None and known.consented(channel):
             ids += _manage_link(session, known, channel, now, settings)
             continue
-        if channel == "sms" and known is not None and _opted_out(known, "sms"):
+        if channel == "sms" and _said_stop(session, settings, known, address):
             continue  # a number that said STOP is not texted because a form named it
         contact = known or contact or _contact(session, form, now)
         setattr(contact, _field(channel), address)
@@ -84,7 +85,8 @@ def request_signup(session: Session, form: SignUp, now: datetime, settings: Sett
     return ids
 
 
-def confirm(session: Session, pending_id: int, now: datetime, how: str) -> Confirmed:
+def confirm(session: Session, pending_id: int, now: datetime, how: str, secret_key: str
+            ) -> Confirmed:
     """Confirm one pending sign-up: consent for its address, and the programme starts with
     the welcome at once (or when quiet hours end). Works once, and only before it expires."""
     pending = session.get(PendingSignup, pending_id, with_for_update=True)
@@ -101,11 +103,13 @@ def confirm(session: Session, pending_id: int, now: datetime, how: str) -> Confi
     enrolment = current_enrolment(session, subscriber.id)
     if enrolment is not None and enrolment.state not in (COMPLETED, STOPPED):
         subscriber.set_consent(pending.channel, True, now, SOURCE)  # their other address
+        lift(session, secret_key, pending.address)
         record(session, subscriber.id, now, "consent", f"{pending.channel}-opt-in",
                f"agreed to {pending.channel} messages ({SOURCE})")
     else:
         form = SignUp(**{**pending.choices, _field(pending.channel): pending.address})
-        subscriber, enrolment = subscribe(session, form, now)
+        subscriber, enrolment = subscribe(session, form, now, secret_key=secret_key,
+                                          confirmed=True)
         enrolment.next_due_at = _at_once(subscriber, now)
     record(session, subscriber.id, now, "consent", "wording",
            f"confirmed {how}; agreed to: {WORDINGS[pending.wording]}", enrolment.id,
@@ -139,6 +143,26 @@ def send_manage_link(session: Session, address: str, now: datetime, settings: Se
     return _manage_link(session, known, channel, now, settings)
 
 
+def send_erase_link(session: Session, subscriber: Subscriber, now: datetime,
+                    settings: Settings) -> tuple[list[int], str | None]:
+    """Step two of erasing: a link that works for 48 hours, to the person's own address (by
+    email when they have one), even if they have unsubscribed. Returns the outbox ids and the
+    channel used, or no channel when the day's share of links has gone."""
+    channel = "email" if subscriber.email else "sms" if subscriber.phone else None
+    address = subscriber.address(channel) if channel else None
+    if channel is None or address is None or _sent_enough(session, address, subscriber,
+                                                          channel, now):
+        return [], None
+    token = make_link_token(settings.secret_key, "erase", subscriber.id, now)
+    rendered = render_message("erase_confirm", {
+        "link": markdown_link(f"{settings.public_url}/erase/{token}"),
+        "hours": int(ERASE_FOR.total_seconds() // 3600), "name": subscriber.name or "there",
+    }, language=subscriber.language)
+    return insert_deliveries(session, [delivery_row(
+        f"erase-link:{subscriber.id}:{now.isoformat()}", subscriber, channel, OPTIN, rendered,
+        now)]), channel
+
+
 def manage_url(settings: Settings, subscriber_id: int, now: datetime) -> str:
     return f"{settings.public_url}{manage_path(settings, subscriber_id, now)}"
 
@@ -169,10 +193,13 @@ def _contact(session: Session, form: SignUp, now: datetime) -> Subscriber:
     return contact
 
 
-def _opted_out(subscriber: Subscriber, channel: str) -> bool:
-    """Consent withdrawn (a STOP, an unsubscribe), not merely never given."""
-    return (not getattr(subscriber, f"{channel}_consent")
-            and getattr(subscriber, f"{channel}_consent_at") is not None)
+def _said_stop(session: Session, settings: Settings, known: Subscriber | None, phone: str
+              ) -> bool:
+    """Texts withdrawn (a STOP), not merely never agreed to; also before an erasure."""
+    if known is not None:
+        return not known.sms_consent and known.sms_consent_at is not None
+    suppressed = is_suppressed(session, settings.secret_key, phone)
+    return suppressed is not None and suppressed.opted_out
 
 
 def _sent_enough(session: Session, address: str, known: Subscriber | None, channel: str,

@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from coach.db import session_factory, utcnow
 from coach.settings import Settings
-from coach.web import hooks_email, hooks_twilio, inbox, manage, signup, unsubscribe
+from coach.web import hooks_email, hooks_twilio, inbox, manage, my_data, signup, unsubscribe
 from coach.web.context import Enqueue, Web
 from coach.web.csrf import CsrfCookie, guard_forms
 from coach.web.throttle import Throttle
@@ -39,6 +39,7 @@ def create_app(settings: Settings, enqueue: Enqueue, clock: Callable[[], datetim
     with_inbox = dev_inbox and settings.env in INBOX_ENVIRONMENTS
     routes += signup.routes(web, at_root=not with_inbox)  # the inbox keeps / for a developer
     routes += manage.routes(web)
+    routes += my_data.routes(web)
     if with_inbox:
         routes += inbox.routes(web)
     secure = settings.public_url.startswith("https://")

@@ -201,7 +201,8 @@ def _request(web: Web, sign_up: SignUp, ip: str | None) -> list[int]:
 def _confirm(web: Web, pending_id: int) -> dict[str, Any]:
     now = web.now()
     with web.factory.begin() as session:
-        result = confirm(session, pending_id, now, "with the link in the confirmation email")
+        result = confirm(session, pending_id, now, "with the link in the confirmation email",
+                         web.settings.secret_key)
         if result.subscriber is None:
             return {"outcome": result.outcome}
         coming = next_message(session, result.subscriber)

@@ -266,3 +266,65 @@ def test_send_me_my_link_answers_the_same_for_any_address(
     assert [m for m in MemoryChannel.sent if m.to == "nobody@example.org"] == []
     bad = ask("not an address")
     assert bad.status_code == 400 and "Give the email address" in (alert(bad.text) or "")
+
+
+# See my data, erase ------------------------------------------------------------------------
+
+def test_the_data_page_and_download_show_everything_kept(
+    client: "TestClient", settings: Settings, factory: sessionmaker[Session], person: int
+) -> None:
+    tick(settings, START.replace(hour=18, minute=30))  # the welcome goes
+    token = link(settings, person)
+    page = client.get(f"/manage/{token}/data")
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    for title in ("Your details", "Consents", "Programmes", "Messages we sent", "Your replies"):
+        assert title in page.text
+    assert EMAIL in page.text and "welcome" in page.text.lower()
+    download = client.get(f"/manage/{token}/data.json")
+    assert download.headers["content-disposition"].startswith("attachment")
+    exported = download.json()
+    assert exported["format"] == "coach-export/1" and exported["profile"]["email"] == EMAIL
+    assert len(exported["messages"]) == 1
+
+
+def test_erasing_takes_the_page_and_then_a_link_sent_to_the_person(
+    client: "TestClient", settings: Settings, factory: sessionmaker[Session], person: int
+) -> None:
+    token = link(settings, person)
+    assert "Send me the final confirmation link" in client.get(f"/manage/{token}/erase").text
+    sent = post(client, token, "erase")
+    assert sent.status_code == 200 and "We've sent a final link by email" in sent.text
+    assert enrolment_of(factory, person).state == "active", "nothing erased yet"
+    [message] = [m.text for m in MemoryChannel.sent if m.to == EMAIL]
+    found = re.search(r"/erase/([^>\s]+)>", message)
+    assert found
+    final = found.group(1)
+    assert "Erase my data now" in client.get(f"/erase/{final}").text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get(f"/erase/{final}").text)
+    assert csrf
+    done = client.post(f"/erase/{final}", data={"csrf_token": csrf.group(1)})
+    assert done.status_code == 200 and "Your data is erased" in done.text
+    with factory() as session:
+        subscriber = session.get(Subscriber, person)
+        assert subscriber is not None and subscriber.erased_at is not None
+        assert subscriber.email is None
+    assert client.get(f"/manage/{token}").status_code == 404, "the manage link is dead"
+    assert "Your data is erased" in client.get(f"/erase/{final}").text
+    assert tick(settings, START.replace(hour=18, minute=30))["planned"] == 0
+
+
+def test_an_erase_link_expires_and_a_manage_link_cannot_erase(
+    client: "TestClient", settings: Settings, factory: sessionmaker[Session], clock: Clock,
+    person: int
+) -> None:
+    manage_token = link(settings, person)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/manage").text)
+    assert csrf
+    assert client.post(f"/erase/{manage_token}",
+                       data={"csrf_token": csrf.group(1)}).status_code == 404
+    old = make_link_token(settings.secret_key, "erase", person, START)
+    clock.now = START + timedelta(hours=49)
+    assert client.post(f"/erase/{old}", data={"csrf_token": csrf.group(1)}).status_code == 410
+    with factory() as session:
+        subscriber = session.get(Subscriber, person)
+        assert subscriber is not None and subscriber.erased_at is None

@@ -75,6 +75,20 @@ def test_sign_up_confirm_and_manage_in_the_browser(
     subscriber_id = enrolment_of_email(factory)
     assert enrolment_of(factory, subscriber_id).state == "paused"
 
+    page.get_by_role("link", name="See everything coach keeps about you").click()
+    expect(page.get_by_role("heading", name="Everything coach keeps about you")).to_be_visible()
+    check_page(page, axe, "my-data")
+    page.get_by_role("link", name="back to your subscription").click()
+    page.get_by_role("link", name="Erase your data").click()
+    check_page(page, axe, "erase-ask")
+    page.get_by_role("button", name="Send me the final confirmation link").click()
+    expect(page.get_by_role("heading", name="Check your messages")).to_be_visible()
+    page.goto(link_sent_to(EMAIL, "erase").replace("http://127.0.0.1:8000", live_app))
+    check_page(page, axe, "erase-final")
+    page.get_by_role("button", name="Erase my data now").click()
+    expect(page.get_by_role("heading", name="Your data is erased")).to_be_visible()
+    check_page(page, axe, "erased")
+
 
 def test_the_pages_work_without_javascript(
     page: "Page", live_app: str, factory: sessionmaker[Session]
