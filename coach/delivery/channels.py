@@ -26,6 +26,7 @@ class OutgoingMessage:
     subscriber_id: int | None = None
     enrolment_id: int | None = None
     kind: str = "nudge"
+    language: str = "en"  # the subscriber's: the email footer is written in it
 
 
 class PermanentFailure(Exception):

@@ -51,8 +51,11 @@ ALLOWED_AFTER_OPT_OUT = "confirm"
 CRISIS = "crisis"
 # An email to the safety address about someone's reply: staff, not the person, receive it.
 ALERT = "alert"
+# What a person asked for on the web page before consenting: the confirmation of their sign-up,
+# or a link to manage their subscription (capped per address and day).
+OPTIN = "optin"
 # Kinds that go without the person's consent on the channel (the reasons are above).
-WITHOUT_CONSENT = (ALLOWED_AFTER_OPT_OUT, CRISIS, ALERT)
+WITHOUT_CONSENT = (ALLOWED_AFTER_OPT_OUT, CRISIS, ALERT, OPTIN)
 # Planned by the schedule, so they keep quiet hours; acknowledgements answer a person at once.
 SCHEDULED_KINDS = frozenset({"nudge", "checkin", "repeat", "reminder", "closing", "notice"})
 MAX_ATTEMPTS = 8
@@ -257,11 +260,13 @@ def _record_sent(session: Session, delivery_id: int, provider_id: str, now: date
 def _message(delivery: Delivery, subscriber: Subscriber) -> OutgoingMessage:
     # The HTML part is made here, by the sender, not by the sweep: senders scale out.
     html = markdown_to_html(delivery.body_text) if delivery.channel == "email" else None
-    # An alert goes to staff: no reply token or unsubscribe link of the person it is about.
-    person = None if delivery.kind == ALERT else subscriber.id
+    # An alert goes to staff, in English: no reply token, unsubscribe or manage link of the
+    # person it is about.
+    staff = delivery.kind == ALERT
     return OutgoingMessage(delivery.id, delivery.channel, delivery.address, delivery.body_text,
-                           delivery.subject, html, person, delivery.enrolment_id,
-                           delivery.kind)
+                           delivery.subject, html, None if staff else subscriber.id,
+                           delivery.enrolment_id, delivery.kind,
+                           "en" if staff else subscriber.language)
 
 
 def _after_temporary_failure(
