@@ -8,9 +8,14 @@ numbers, raises a flag and alerts the safety address; a concern is flagged for r
 automatic answer and no change of pace. A reply with any risk is never saved as an answer, so
 it is never echoed. Otherwise commands, ratings and answers pace the programme; when the reader
 is unsure the reply is kept and nothing changes. Reply text never goes into a log line.
+
+MANAGE (AJUSTES in Spanish) on its own asks for a fresh link to the person's manage page. It is
+a keyword, told apart before the reader's intent (which would keep it as an answer), and only
+when it is the whole reply: "how do I manage my time" is words like any others.
 """
 
 import logging
+import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -18,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from coach.delivery.email_message import manage_url
 from coach.delivery.services import (
     ALERT,
     ALLOWED_AFTER_OPT_OUT,
@@ -32,6 +38,7 @@ from coach.programmes.echo import plain_words
 from coach.programmes.limits import TemplateProblem
 from coach.programmes.models import ProgrammeVersion
 from coach.programmes.render import NEUTRAL_SUBJECT, Rendered, render_message
+from coach.programmes.sandbox import markdown_link
 from coach.safety.services import alert_variables, crisis_variables, raise_flag
 from coach.scheduling import plan
 from coach.scheduling.apply import apply_event
@@ -41,6 +48,7 @@ from coach.scheduling.models import Enrolment
 from coach.scheduling.pacing import AWAITING, Answer, Decision, Halt, Pause, Resume
 from coach.settings import get_settings
 from coach.subscribers.addresses import channel_and_address
+from coach.subscribers.links import MANAGE_FOR
 from coach.subscribers.models import Subscriber
 from coach.subscribers.services import find_by_address
 
@@ -59,6 +67,7 @@ MAX_REPLY_CHARS = 2000
 # What a rating says about the week's practice: 1 "didn't manage it yet" to 5 "becoming a habit".
 RATING_SIGNALS = {1: "slower", 2: "slower", 3: "steady", 4: "ready", 5: "ready"}
 CARRIER_INTENTS = {"stop", "start", "help"}
+MANAGE_WORDS = {"manage", "ajustes"}  # in either language, whatever the person's own
 # Plain words, no template: what goes when the crisis message itself cannot be rendered.
 CRISIS_FALLBACK = ("From coach: if you are in danger, call your local emergency number now. "
                    "This automated service can't help in an emergency. Your messages are "
@@ -103,8 +112,16 @@ def incoming(session: Session, sender: str, text: str, provider_id: str | None =
     understood = understand(text, asked(session, enrolment), language)
     if carrier_keyword in CARRIER_INTENTS:
         understood = replace(understood, intent=carrier_keyword)
+    elif asks_to_manage(text):
+        understood = replace(understood, intent="manage")  # its risk, read above, still counts
     return Incoming(channel, address, text, subscriber, enrolment, understood, provider_id,
                     carrier_keyword)
+
+
+def asks_to_manage(text: str) -> bool:
+    """MANAGE or AJUSTES and nothing else: trimmed, in any case, accents folded."""
+    folded = unicodedata.normalize("NFKD", text.strip().casefold())
+    return "".join(ch for ch in folded if not unicodedata.combining(ch)) in MANAGE_WORDS
 
 
 def already_recorded(session: Session, provider_id: str | None) -> bool:
@@ -193,6 +210,8 @@ class Handler:
                 return self._start()
             case "help":
                 return ("help", {})
+            case "manage":
+                return self._manage()
             case "resume":
                 return self._resume()
             case "slower" | "ready":
@@ -247,6 +266,18 @@ class Handler:
         if self.enrolment is not None and self.enrolment.state == "stopped":
             self._decide(Resume(self.now))
         return ("start_confirmed", {})
+
+    def _manage(self) -> Ack | None:
+        """A fresh link to their manage page, on the channel they asked on, only while they
+        consent to it: after STOP nothing more goes but its confirmation (invariant 5), and a
+        contact who never confirmed a sign-up has nothing to manage. It goes to the address on
+        file, never to whoever wrote, so a forwarded email cannot hand the link to another."""
+        if not self.subscriber.consented(self.channel):
+            log.info("MANAGE from subscriber %s: no %s consent, no link", self.subscriber.id,
+                     self.channel)
+            return None
+        url = manage_url(get_settings(), self.subscriber.id, self.now)
+        return ("manage_link", {"link": markdown_link(url), "days": MANAGE_FOR.days})
 
     # Pacing ----------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import pytest
 
 from coach.programmes.qualities import QUALITIES, other_qualities
 from coach.programmes.render import GSM7, compile_step, render_message, sms_segments
+from coach.programmes.sandbox import markdown_link
 from coach.programmes.validate import programme_folders, validate_folder
 from coach.settings import PROJECT_ROOT
 
@@ -43,6 +44,7 @@ def enrolled(quality: str = LONGEST_QUALITY, name: str = "there") -> dict[str, A
 # focus"), coach/inbound/sms_signup.py (sign-up by text) and coach/scheduling/plan.py
 # (notices and reminders) pass, with the values that make each message longest.
 NOT_ENROLLED = {"name": "there", "quality": "your focus"}
+LONG_MANAGE_URL = "https://coach.example.org/manage/2147483647.1795645755." + "x" * 27
 CASES: dict[str, list[dict[str, Any]]] = {
     "ack_ready": [enrolled(), NOT_ENROLLED],
     "ack_slower": [{**enrolled(), "repeat": True}, {**enrolled(), "repeat": False},
@@ -51,6 +53,8 @@ CASES: dict[str, list[dict[str, Any]]] = {
     "ack_words": [enrolled()],
     "distress": [enrolled(name="Maximiliana"), NOT_ENROLLED],
     "help": [enrolled(quality) for quality in QUALITIES.values()] + [NOT_ENROLLED],
+    "manage_link": [{**variables, "link": markdown_link(LONG_MANAGE_URL), "days": 30}
+                    for variables in (enrolled(name="Maximiliana"), NOT_ENROLLED)],
     "not_paused": [enrolled()],
     "paused": [{**enrolled(), "until": "Wednesday 30 September"},
                {**enrolled(), "until": "a while"}],
