@@ -2,7 +2,9 @@
 
 Nothing is scheduled until YES (double opt-in). Until then the person is a *contact*: a
 subscriber row with SMS consent off and no enrolment. That row is what lets every reply we send
-them be an outbox row like any other message; ``subscribe`` reuses it on YES.
+them be an outbox row like any other message; ``subscribe`` reuses it on YES. A YES counts only
+within ``CONFIRM_FOR`` (48 hours, as a web sign-up's link) of our last prompt: a later one ends
+the old request and says how to join again.
 
 :func:`answer` takes the texts that belong to sign-up and returns ``None`` for the rest, which
 go to the engine (``record_reply``): replies to a programme, and STOP and words of distress from
@@ -34,6 +36,7 @@ from coach.programmes.services import version_for_quality
 from coach.scheduling.enrol import subscribe
 from coach.scheduling.models import COMPLETED, STOPPED
 from coach.settings import Settings
+from coach.subscribers.links import CONFIRM_FOR
 from coach.subscribers.models import Subscriber
 from coach.subscribers.services import SignUp
 
@@ -49,6 +52,8 @@ NO_WORDS = {"no", "n", "no thanks"}
 # loop with another automated number ends.
 MAX_PROMPTS = 8
 SOURCE = "sms double opt-in"
+EXPIRED = ("Your request to join has expired, so nothing is set up. Text JOIN to start "
+           "again.")
 # Zones that are tzdata links to another: a UK mobile's zones come sorted, Guernsey first.
 TZ_LINKS = {"Europe/Guernsey": "Europe/London", "Europe/Isle_of_Man": "Europe/London",
             "Europe/Jersey": "Europe/London"}
@@ -186,13 +191,23 @@ class Conversation:
     def _confirming(self) -> list[int]:
         words = normalize(self.sms.text)
         if words in YES_WORDS:
-            return self._confirmed()
+            return self._expired() if self._stale() else self._confirmed()
         if words in NO_WORDS:
             self._end()
             return self._send("signup_cancelled", {})
         if choice(self.sms.text) is not None:  # a change of mind before YES
             return self._choosing()
         return self._send("signup_confirm", self._offer(again=True))
+
+    def _stale(self) -> bool:
+        """Asked too long ago: a YES now may not be the consent we asked for."""
+        assert self.signup is not None
+        return self.now - self.signup.updated_at > CONFIRM_FOR
+
+    def _expired(self) -> list[int]:
+        log.info("sign-up of subscriber %s expired before YES", self.contact.id)
+        self._end()
+        return self._send("signup_info", {"next": EXPIRED})
 
     def _move(self, state: str, quality: str | None) -> None:
         assert self.signup is not None
@@ -238,6 +253,7 @@ class Conversation:
     def _end(self) -> None:
         if self.signup is not None:
             self.session.delete(self.signup)
+            self.signup = None
 
     def _record(self) -> None:
         """The text itself, as a reply: seen once by its provider id, and in their timeline."""
@@ -251,6 +267,8 @@ class Conversation:
         if variables.get("again") and self._prompts() >= MAX_PROMPTS:
             log.info("sign-up of subscriber %s: no more prompts", self.contact.id)
             return []
+        if self.signup is not None:
+            self.signup.updated_at = self.now  # the last prompt: YES must follow within 48 h
         rendered = render_message(template, {"name": "there", **variables})
         key = f"signup:{self.sms.provider_id}"
         return insert_deliveries(self.session, [delivery_row(

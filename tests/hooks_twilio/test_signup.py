@@ -1,5 +1,7 @@
 """Signing up by text: JOIN, a choice of 1-4, then YES. Nothing is scheduled before YES."""
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
 from coach.delivery.models import Delivery
@@ -8,6 +10,7 @@ from coach.inbound.signup_models import SmsSignup
 from coach.inbound.sms_signup import MAX_PROMPTS, zone_for
 from coach.programmes.render import sms_segments
 from coach.scheduling.models import Enrolment
+from coach.subscribers.links import CONFIRM_FOR
 from coach.subscribers.models import Subscriber
 from tests.helpers import enrol
 from tests.hooks_twilio.conftest import PHONE, messages
@@ -189,3 +192,34 @@ def test_a_number_with_words_after_it_is_a_choice(twilio, factory):
     twilio.text("JOIN")
     [offer] = messages(twilio.text("3 please"))
     assert offer.startswith("Honesty")
+
+
+def test_a_yes_long_after_the_offer_does_not_subscribe_and_starts_over(
+    twilio, factory, clock, enqueued
+):
+    twilio.text("JOIN")
+    twilio.text("3")
+    clock.now += CONFIRM_FOR + timedelta(minutes=1)
+    [text] = messages(twilio.text("YES"))
+    assert "expired" in text and "Text JOIN to start again" in text
+    assert "STOP" in text
+    assert _count(factory, SmsSignup) == 0 and _count(factory, Enrolment) == 0
+    assert not _one(factory, Subscriber).sms_consent
+    assert [d.kind for d in _signup_rows(factory)] == ["signup"] * 3, "nothing else planned"
+    assert enqueued.batches == []
+    assert messages(twilio.text("yes")) == [], "a second YES finds nothing to confirm"
+    assert _count(factory, Enrolment) == 0
+    [menu] = messages(twilio.text("JOIN"))
+    assert "Reply with a number" in menu
+
+
+def test_a_yes_within_two_days_of_the_last_prompt_subscribes(twilio, factory, clock):
+    twilio.text("JOIN")
+    twilio.text("3")
+    clock.now += CONFIRM_FOR - timedelta(minutes=1)
+    [again] = messages(twilio.text("maybe"))  # asked again: the two days start afresh
+    assert again.startswith("Sorry, we didn't catch that")
+    clock.now += CONFIRM_FOR
+    [done] = messages(twilio.text("YES"))
+    assert done.startswith("You're in")
+    assert _count(factory, Enrolment) == 1 and _one(factory, Subscriber).sms_consent
