@@ -3,6 +3,7 @@ from typing import Any
 
 from coach.delivery.sending import send_deliveries
 from coach.inbound.imap import poll
+from coach.privacy.retention import forget_expired_sign_ups
 from coach.scheduling.services import run_sweep
 from coach.settings import get_settings
 from tasks.app import CoachTask, app
@@ -32,7 +33,10 @@ def sweep(now: str | None = None, helper: bool = False) -> dict[str, Any]:
         for _ in range(count):
             sweep.delay(moment.isoformat(), helper=True)
 
-    return run_sweep(moment, get_settings(), lambda ids: send.delay(ids, stamp),
+    settings = get_settings()
+    if not helper:
+        forget_expired_sign_ups(settings, moment)
+    return run_sweep(moment, settings, lambda ids: send.delay(ids, stamp),
                      call_helpers=None if helper else call_helpers, housekeeping=not helper)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from coach.delivery.channels import MemoryChannel
+from coach.delivery.models import Delivery
 from coach.events.models import Event
 from coach.settings import Settings
 from coach.subscribers.links import make_link_token
@@ -290,3 +291,23 @@ def test_a_suggestion_breaks_ties_with_the_first_answer() -> None:
 def _subscriber_ids(factory: sessionmaker[Session]) -> list[int]:
     with factory() as session:
         return list(session.scalars(select(Subscriber.id)))
+
+
+def test_a_sign_up_nobody_confirms_is_forgotten_after_48_hours(
+    client: "TestClient", factory: sessionmaker[Session], clock: Clock
+) -> None:
+    from coach.privacy.retention import forget_expired
+
+    join(client, email="stranger@example.org")
+    join(client)
+    confirm(client, confirm_link())  # Sam confirms; the stranger's address was never theirs
+    with factory.begin() as session:
+        assert forget_expired(session, START + timedelta(hours=47)) == 0
+    with factory.begin() as session:
+        assert forget_expired(session, START + timedelta(hours=49)) == 1
+    counts = row_counts(factory)
+    assert (counts["subscribers"], counts["pending_signups"], counts["enrolments"]) == (1, 1, 1)
+    with factory() as session:
+        assert session.scalar(select(Subscriber.email)) == EMAIL
+        assert "stranger@example.org" not in str(session.execute(
+            select(Delivery.address)).all())
