@@ -2,7 +2,8 @@
 "kms😭" and "Kms 😭" alike.
 
 Case folded, accents and apostrophes dropped, typographic quotes made straight, emoji as words
-(``emoji_sob``), text-speak spelled out ("kms" → "kill myself", "2" → "to" between words),
+(``emoji_sob``), letters stretched three times or more said once ("stoppp", "pleaseee"),
+text-speak spelled out ("kms" → "kill myself", "2" → "to" between words),
 number words as digits. Clause punctuation becomes a lone "." so "stop. not doing this" keeps
 its two clauses; other punctuation goes.
 """
@@ -18,6 +19,8 @@ INVISIBLE = re.compile("[\ufe0f\ufe0e\u200d\u200b\U0001f3fb-\U0001f3ff\u2640\u26
 TYPOGRAPHIC = str.maketrans({"‘": "'", "’": "'", "ʼ": "'", "`": "'", "´": "'",
                              "“": '"', "”": '"', "–": " - ", "—": " - ", "…": "."})
 CLAUSE_MARKS = re.compile(r"[.!?¡¿;,:\n]+|\s-+\s|^-+\s|\s-+$")
+REPEATED = re.compile(r"([a-z])\1{2,}")  # "stoppp", "pleaseeee", "nooo": stretched for feeling
+WORD = re.compile(r"[a-z]+")
 OTHER_MARKS = re.compile(r"[^a-z0-9_/ .]+|(?<![0-9])/|/(?![0-9])")
 
 
@@ -31,9 +34,16 @@ def normalise(text: str) -> str:
         text = pattern.sub(words, text)
     text = _without_accents(text).replace("'", "").replace('"', " ")
     text = CLAUSE_MARKS.sub(" . ", text)
+    text = WORD.sub(_unstretched, text)
     text = OTHER_MARKS.sub(" ", text)
     tokens = _spelled_out(text.split(), table)
     return " ".join(_tidy_clauses(tokens))
+
+
+def _unstretched(match: re.Match[str]) -> str:
+    """"stoppp" → "stop", "pleaseee" → "please"; a word of one letter ("mmm", "zzz") stays."""
+    word = match.group(0)
+    return word if len(set(word)) == 1 else REPEATED.sub(r"\1", word)
 
 
 def plain_words(normalised: str) -> list[str]:
