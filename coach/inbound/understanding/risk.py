@@ -1,4 +1,5 @@
-"""Risk first, on every reply: word lists, then the classifier for what they miss."""
+"""Risk first, on every reply: word lists, then the classifier for what they miss (or for what a
+softener of the word lists leaves to it)."""
 
 from dataclasses import dataclass
 
@@ -33,11 +34,20 @@ NO_RISK = Risk("none", None, ())
 def assess(normalised: str, lists: list[WordList], classifier: Classifier | None,
            thresholds: Thresholds) -> Risk:
     hits = [pattern for wl in lists for pattern in wl.risk if pattern.search(normalised)]
-    if hits:
-        return _from_word_lists(normalised, hits, lists)
+    softened = _softened(normalised, lists)
+    kept = [hit for hit in hits if hit.category not in softened]
+    if kept:
+        return _from_word_lists(normalised, kept, lists)
     if classifier is None:
         return NO_RISK
     return _from_classifier(normalised, lists, classifier, thresholds)
+
+
+def _softened(normalised: str, lists: list[WordList]) -> set[str]:
+    """Categories whose word-list matches a softener undoes in this reply ("a stalker in the
+    podcast", "my cat attacks my feet", "cut myself shaving"); the classifier still reads it."""
+    return {category for wl in lists for softener in wl.softeners
+            if softener.search(normalised) for category in softener.softens}
 
 
 def _from_word_lists(normalised: str, hits: list[Pattern], lists: list[WordList]) -> Risk:

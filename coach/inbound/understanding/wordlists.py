@@ -30,6 +30,7 @@ class Pattern:
     category: str | None = None
     intent: str | None = None
     reason: str = ""
+    softens: tuple[str, ...] = ()  # for a softener: the risk categories whose matches it undoes
 
     def search(self, normalised: str) -> bool:
         return self.regex.search(normalised) is not None
@@ -45,12 +46,13 @@ class WordList:
     risk: tuple[Pattern, ...]
     traps: tuple[Pattern, ...]
     commands: tuple[Pattern, ...]
+    softeners: tuple[Pattern, ...]
     hyperbole: re.Pattern[str]
     past: re.Pattern[str]
     unclear: re.Pattern[str]
 
     def patterns(self) -> tuple[Pattern, ...]:
-        return self.risk + self.traps + self.commands
+        return self.risk + self.traps + self.commands + self.softeners
 
 
 @cache
@@ -61,6 +63,7 @@ def word_list(language: str) -> WordList:
         risk=tuple(_pattern(language, entry) for entry in raw["risk"]),
         traps=tuple(_pattern(language, entry) for entry in raw["traps"]),
         commands=tuple(_pattern(language, entry) for entry in raw["commands"]),
+        softeners=tuple(_pattern(language, entry) for entry in raw.get("softeners", ())),
         hyperbole=re.compile(raw["hyperbole"]),
         past=re.compile(raw["past"]),
         unclear=re.compile(raw["unclear"]),
@@ -80,4 +83,5 @@ def _pattern(language: str, entry: dict[str, Any]) -> Pattern:
         must_match=tuple(entry.get("match", ())), must_not_match=tuple(entry.get("no_match", ())),
         level=entry.get("level", "none"), category=entry.get("category"),
         intent=entry.get("intent"), reason=entry.get("reason", ""),
+        softens=tuple(entry.get("softens", ())),
     )
