@@ -24,7 +24,7 @@ from jinja2 import Environment, FileSystemLoader, Template
 from coach.delivery.channels import OutgoingMessage
 from coach.programmes.render import markdown_to_html
 from coach.settings import PROJECT_ROOT, Settings
-from coach.subscribers.links import make_link_token
+from coach.subscribers.links import manage_url
 from coach.subscribers.tokens import make_token
 
 DEFAULT_SUBJECT = "A note from coach"
@@ -121,12 +121,6 @@ def unsubscribe_url(settings: Settings, subscriber_id: int | None) -> str:
     if subscriber_id is None:
         return base
     return f"{base}/unsubscribe/{make_token(settings.secret_key, subscriber_id, 'unsubscribe')}"
-
-
-def manage_url(settings: Settings, subscriber_id: int, now: datetime) -> str:
-    """A fresh link to the subscriber's own manage page, good for MANAGE_FOR from ``now``."""
-    token = make_link_token(settings.secret_key, "manage", subscriber_id, now)
-    return f"{settings.public_url.rstrip('/')}/manage/{token}"
 
 
 def plain_text(markdown: str, unsubscribe: str, manage: str | None = None,

@@ -23,7 +23,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from coach.delivery.email_message import manage_url
 from coach.delivery.services import (
     ALERT,
     ALLOWED_AFTER_OPT_OUT,
@@ -48,7 +47,7 @@ from coach.scheduling.models import Enrolment
 from coach.scheduling.pacing import AWAITING, Answer, Decision, Halt, Pause, Resume
 from coach.settings import get_settings
 from coach.subscribers.addresses import channel_and_address
-from coach.subscribers.links import MANAGE_FOR
+from coach.subscribers.links import MANAGE_FOR, manage_url
 from coach.subscribers.models import Subscriber
 from coach.subscribers.services import find_by_address
 

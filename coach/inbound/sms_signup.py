@@ -35,9 +35,10 @@ from coach.programmes.render import render_message
 from coach.programmes.services import version_for_quality
 from coach.scheduling.enrol import subscribe
 from coach.scheduling.models import COMPLETED, STOPPED
+from coach.scheduling.optin import confirm, pending_for_phone
 from coach.settings import Settings
 from coach.subscribers.links import CONFIRM_FOR
-from coach.subscribers.models import Subscriber
+from coach.subscribers.models import PendingSignup, Subscriber
 from coach.subscribers.services import SignUp
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ JOIN_WORDS = {"join"}
 RISK = "risk"
 YES_WORDS = {"yes", "y", "yes please", "yeah", "yep", "confirm"}
 NO_WORDS = {"no", "n", "no thanks"}
+# A web sign-up in Spanish asks for SI.
+WEB_YES = YES_WORDS | {"si", "si por favor", "vale"}
 # Sign-up messages per sign-up after which a text we do not understand gets no answer, so a
 # loop with another automated number ends.
 MAX_PROMPTS = 8
@@ -74,6 +77,13 @@ def answer(session: Session, sms: InboundSms, reply: Incoming, now: datetime,
     signup = session.scalars(select(SmsSignup).where(SmsSignup.phone == sms.phone)).first()
     subscriber, enrolment = reply.subscriber, reply.enrolment
     kind = sms.carrier_keyword or _kind(reply.understood)
+    from_web = pending_for_phone(session, sms.phone, now)
+    if from_web is not None and kind not in ("stop", RISK) and normalize(sms.text) in WEB_YES:
+        if signup is not None:
+            session.delete(signup)  # the web page's choices win: they are the newer request
+        contact = session.get(Subscriber, from_web.subscriber_id)
+        assert contact is not None
+        return Conversation(session, None, contact, sms, now, settings).web_confirmed(from_web)
     if enrolment is not None and enrolment.state not in (COMPLETED, STOPPED):
         if signup is not None:
             session.delete(signup)  # they have subscribed another way since
@@ -249,6 +259,17 @@ class Conversation:
         return self._send("signup_done", {"quality": quality_name(quality),
                                           "zone": contact.timezone,
                                           "time": f"{contact.send_time:%H:%M}"})
+
+    def web_confirmed(self, pending: PendingSignup) -> list[int]:
+        """YES to the text a web sign-up sent: the same confirmation as the email link."""
+        self._record()
+        result = confirm(self.session, pending.id, self.now, "by replying YES to our text",
+                         self.settings.secret_key)
+        subscriber = result.subscriber or self.contact
+        quality = result.enrolment.quality if result.enrolment else pending.choices["focus"]
+        return self._send("signup_done", {"quality": quality_name(quality),
+                                          "zone": subscriber.timezone,
+                                          "time": f"{subscriber.send_time:%H:%M}"})
 
     def _end(self) -> None:
         if self.signup is not None:

@@ -24,7 +24,7 @@ from coach.programmes.services import version_for_quality
 from coach.scheduling.enrol import current_enrolment, subscribe
 from coach.scheduling.models import COMPLETED, STOPPED, Enrolment
 from coach.settings import Settings
-from coach.subscribers.links import CONFIRM_FOR, ERASE_FOR, MANAGE_FOR, make_link_token
+from coach.subscribers.links import CONFIRM_FOR, ERASE_FOR, MANAGE_FOR, make_link_token, manage_url
 from coach.subscribers.models import PendingSignup, Subscriber
 from coach.subscribers.services import SignUp, SubscribeError, check_sign_up, find_by_address
 from coach.subscribers.suppression import is_suppressed, lift
@@ -161,14 +161,6 @@ def send_erase_link(session: Session, subscriber: Subscriber, now: datetime,
     return insert_deliveries(session, [delivery_row(
         f"erase-link:{subscriber.id}:{now.isoformat()}", subscriber, channel, OPTIN, rendered,
         now)]), channel
-
-
-def manage_url(settings: Settings, subscriber_id: int, now: datetime) -> str:
-    return f"{settings.public_url}{manage_path(settings, subscriber_id, now)}"
-
-
-def manage_path(settings: Settings, subscriber_id: int, now: datetime) -> str:
-    return f"/manage/{make_link_token(settings.secret_key, 'manage', subscriber_id, now)}"
 
 
 def _field(channel: str) -> str:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from itsdangerous import BadSignature, Signer
 
+from coach.settings import Settings
 from coach.subscribers.tokens import parse_id
 
 CONFIRM_FOR = timedelta(hours=48)
@@ -47,6 +48,16 @@ def read_link_token(secret: str, purpose: str, token: str) -> Link | None:
     if ident is None or not SECONDS.fullmatch(stamp):
         return None
     return Link(ident, datetime.fromtimestamp(int(stamp), UTC))
+
+
+def manage_path(secret: str, subscriber_id: int, now: datetime) -> str:
+    """The path of a subscriber's own manage page, good for MANAGE_FOR from ``now``."""
+    return f"/manage/{make_link_token(secret, 'manage', subscriber_id, now)}"
+
+
+def manage_url(settings: Settings, subscriber_id: int, now: datetime) -> str:
+    path = manage_path(settings.secret_key, subscriber_id, now)
+    return f"{settings.public_url.rstrip('/')}{path}"
 
 
 def _signer(secret: str, purpose: str) -> Signer:

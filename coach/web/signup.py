@@ -23,8 +23,8 @@ from starlette.routing import Route
 from coach.programmes.models import ProgrammeVersion
 from coach.programmes.qualities import QUALITIES
 from coach.scheduling.manage import next_message
-from coach.scheduling.optin import WORDING, WORDINGS, confirm, manage_path, request_signup
-from coach.subscribers.links import CONFIRM_FOR, read_link_token
+from coach.scheduling.optin import WORDING, WORDINGS, confirm, request_signup
+from coach.subscribers.links import CONFIRM_FOR, manage_path, read_link_token
 from coach.subscribers.services import SignUp, SubscribeError
 from coach.web.choices import LANGUAGE_NAMES, time_zones
 from coach.web.context import Web
@@ -207,7 +207,7 @@ def _confirm(web: Web, pending_id: int) -> dict[str, Any]:
             return {"outcome": result.outcome}
         coming = next_message(session, result.subscriber)
         return {"outcome": result.outcome, "next": coming,
-                "manage": manage_path(web.settings, result.subscriber.id, now)}
+                "manage": manage_path(web.settings.secret_key, result.subscriber.id, now)}
 
 
 def _confirm_page(web: Web, request: Request, outcome: str,

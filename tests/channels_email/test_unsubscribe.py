@@ -178,4 +178,7 @@ def test_the_production_app_serves_unsubscribe_but_not_the_dev_inbox(
     subscriber_id = enrol(factory, START)
     token = make_token(SECRET, subscriber_id, "unsubscribe")
     assert client.get(f"/unsubscribe/{token}").status_code == 200
-    assert client.get("/").status_code == 404
+    home = client.get("/")
+    assert home.status_code == 200 and 'action="/join"' in home.text, "/ is the sign-up page"
+    assert "dev inbox" not in home.text
+    assert client.get("/inbox/1").status_code == 404

@@ -96,14 +96,16 @@ def test_the_production_entry_point_never_serves_the_dev_inbox(settings, publish
     module = importlib.import_module("coach.web.asgi")
     with TestClient(importlib.reload(module).app) as web:
         assert web.get("/health").status_code == 200
-        assert web.get("/").status_code == 404
+        home = web.get("/")
+        assert 'action="/join"' in home.text and "dev inbox" not in home.text
         assert web.get("/inbox/1").status_code == 404
 
 
 def test_an_app_asked_for_the_inbox_in_production_still_does_not_serve_it(settings):
     production = settings.model_copy(update={"env": "production"})
     with TestClient(create_app(production, Enqueue(settings, Clock()), dev_inbox=True)) as web:
-        assert web.get("/").status_code == 404
+        assert "dev inbox" not in web.get("/").text, "/ is the sign-up page"
+        assert web.get("/inbox/1").status_code == 404
 
 
 # Rate and size limits (item 16) ----------------------------------------------------------------

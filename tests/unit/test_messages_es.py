@@ -45,6 +45,8 @@ def enrolled(quality: str = LONGEST_QUALITY, name: str = "there") -> dict[str, A
 # (notices and reminders) pass, with the values that make each message longest.
 NOT_ENROLLED = {"name": "there", "quality": "your focus"}
 LONG_MANAGE_URL = "https://coach.example.org/manage/2147483647.1795645755." + "x" * 27
+LONG_ERASE_URL = LONG_MANAGE_URL.replace("/manage/", "/erase/")
+LONG_CONFIRM_URL = LONG_MANAGE_URL.replace("/manage/", "/confirm/")
 CASES: dict[str, list[dict[str, Any]]] = {
     "ack_ready": [enrolled(), NOT_ENROLLED],
     "ack_slower": [{**enrolled(), "repeat": True}, {**enrolled(), "repeat": False},
@@ -52,10 +54,16 @@ CASES: dict[str, list[dict[str, Any]]] = {
     "ack_steady": [enrolled()],
     "ack_words": [enrolled()],
     "distress": [enrolled(name="Maximiliana"), NOT_ENROLLED],
+    "erase_confirm": [{"name": name, "link": markdown_link(LONG_ERASE_URL), "hours": 48}
+                      for name in ("Maximiliana", "there")],
+    "focus_switched": [{"name": "there", "old": old, "new": new}
+                       for old in QUALITIES.values() for new in QUALITIES.values() if old != new],
     "help": [enrolled(quality) for quality in QUALITIES.values()] + [NOT_ENROLLED],
     "manage_link": [{**variables, "link": markdown_link(LONG_MANAGE_URL), "days": 30}
                     for variables in (enrolled(name="Maximiliana"), NOT_ENROLLED)],
     "not_paused": [enrolled()],
+    "optin_confirm": [{"quality": quality, "link": markdown_link(LONG_CONFIRM_URL), "hours": 48}
+                      for quality in QUALITIES.values()],
     "paused": [{**enrolled(), "until": "Wednesday 30 September"},
                {**enrolled(), "until": "a while"}],
     "reminder": [{**enrolled(), "question": LONGEST_QUESTION, "week": 6}],
