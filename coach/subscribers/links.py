@@ -20,6 +20,9 @@ MANAGE_FOR = timedelta(days=30)  # long enough for a footer in last month's emai
 ERASE_FOR = timedelta(hours=48)
 MAX_TOKEN_CHARS = 120
 SECONDS = re.compile(r"[0-9]{1,12}")
+# Paths whose last part is a token that acts as the person: hidden wherever people other than
+# the person read them (access logs, the status timeline, the dev inbox).
+TOKEN_IN_PATH = re.compile(r"(/(?:unsubscribe|confirm|manage|erase)/)[^\s?\"#<>)\]]+")
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,11 @@ def manage_path(secret: str, subscriber_id: int, now: datetime) -> str:
 def manage_url(settings: Settings, subscriber_id: int, now: datetime) -> str:
     path = manage_path(settings.secret_key, subscriber_id, now)
     return f"{settings.public_url.rstrip('/')}{path}"
+
+
+def hide_tokens(text: str) -> str:
+    """The path's shape without its token: ``/manage/…``."""
+    return TOKEN_IN_PATH.sub("\\1…", text)
 
 
 def _signer(secret: str, purpose: str) -> Signer:

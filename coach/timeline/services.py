@@ -16,6 +16,7 @@ from coach.events.models import Event
 from coach.inbound.models import Reply
 from coach.programmes.models import Programme, ProgrammeVersion
 from coach.scheduling.models import Enrolment
+from coach.subscribers.links import hide_tokens
 from coach.subscribers.models import Subscriber
 
 
@@ -53,8 +54,8 @@ def _deliveries(session: Session, subscriber: Subscriber) -> list[dict[str, Any]
     rows = session.scalars(select(Delivery).where(Delivery.subscriber_id == subscriber.id))
     return [
         {"at": _iso(d.sent_at or d.created_at), "order": 2, "kind": _delivery_kind(d.status),
-         "channel": d.channel, "text": d.body_text, "subject": d.subject, "message": d.kind,
-         "status": d.status, "reason": d.error, "id": d.id}
+         "channel": d.channel, "text": hide_tokens(d.body_text), "subject": d.subject,
+         "message": d.kind, "status": d.status, "reason": d.error, "id": d.id}
         for d in rows
     ]
 

@@ -6,9 +6,9 @@ keeps the path's shape and drops the token.
 """
 
 import logging
-import re
 
-TOKEN_IN_PATH = re.compile(r"(/(?:unsubscribe|confirm|manage|erase)/)[^\s?\"#]+")
+from coach.subscribers.links import hide_tokens
+
 ACCESS_LOGGERS = ("uvicorn.access",)
 
 
@@ -18,10 +18,6 @@ class HideTokens(logging.Filter):
             record.args = tuple(hide_tokens(a) if isinstance(a, str) else a for a in record.args)
         record.msg = hide_tokens(record.msg) if isinstance(record.msg, str) else record.msg
         return True
-
-
-def hide_tokens(text: str) -> str:
-    return TOKEN_IN_PATH.sub(r"\1…", text)
 
 
 def hide_tokens_in_access_logs() -> None:

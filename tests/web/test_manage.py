@@ -328,3 +328,16 @@ def test_an_erase_link_expires_and_a_manage_link_cannot_erase(
     with factory() as session:
         subscriber = session.get(Subscriber, person)
         assert subscriber is not None and subscriber.erased_at is None
+
+
+def test_links_that_act_as_the_person_are_hidden_from_the_timeline(
+    client: "TestClient", settings: Settings, person: int
+) -> None:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/manage").text)
+    assert found
+    client.post("/manage", data={"csrf_token": found.group(1), "address": EMAIL})
+    [message] = [m.text for m in MemoryChannel.sent if m.to == EMAIL]
+    token = re.search(r"/manage/([^>\s]+)>", message)
+    assert token
+    page = client.get(f"/inbox/{person}").text
+    assert "/manage/…" in page and token.group(1) not in page
