@@ -5,12 +5,12 @@ from coach.delivery.models import Delivery
 from coach.events.models import Event
 from coach.inbound.models import Reply
 from coach.inbound.signup_models import SmsSignup
-from coach.programmes.models import Programme, ProgrammeVersion
+from coach.programmes.models import Programme, ProgrammeDraft, ProgrammeVersion
 from coach.safety.models import Flag
 from coach.scheduling.models import Enrolment
 from coach.subscribers.models import PendingSignup, Subscriber, Suppression
 
 __all__ = [
     "Base", "Delivery", "Enrolment", "Event", "Flag", "PendingSignup", "Programme",
-    "ProgrammeVersion", "Reply", "SmsSignup", "Subscriber", "Suppression",
+    "ProgrammeDraft", "ProgrammeVersion", "Reply", "SmsSignup", "Subscriber", "Suppression",
 ]

@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, event
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from coach.db import Base, UTCDateTime, utcnow
@@ -33,8 +33,34 @@ class ProgrammeVersion(Base):
     checksum: Mapped[str] = mapped_column(String(64))
     definition: Mapped[dict[str, Any]] = mapped_column(JSON)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Who published it and why (the admin pages; NULL for the CLI and the built-ins), and who
+    # approved it when two people must agree.
+    published_by: Mapped[str | None] = mapped_column(String(320))
+    note: Mapped[str | None] = mapped_column(Text)
+    approved_by: Mapped[str | None] = mapped_column(String(320))
 
     programme: Mapped[Programme] = relationship(back_populates="versions")
+
+
+class ProgrammeDraft(Base):
+    """A programme being written in the admin pages: the folder format as files in the
+    database (``programme.yaml`` and ``steps/<key>.j2`` by relative path), so the pages and
+    the files under templates/programmes/ stay two views of one thing.
+
+    ``revision`` goes up by one with each save: a save names the revision it started from,
+    and one that is no longer current is a conflict, never a silent overwrite.
+    """
+
+    __tablename__ = "programme_drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    files: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    revision: Mapped[int] = mapped_column(default=1)
+    based_on_version_id: Mapped[int | None] = mapped_column(ForeignKey("programme_versions.id"))
+    updated_by: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 @event.listens_for(ProgrammeVersion, "before_update")
