@@ -12,6 +12,9 @@ from coach.programmes.loader import Problem
 from coach.programmes.models import Programme, ProgrammeVersion
 from coach.programmes.validate import programme_folders, validate_folder
 
+# The key of a version's definition that keeps programme.yaml as written.
+PROGRAMME_YAML = "programme_yaml"
+
 
 class InvalidProgramme(Exception):
     def __init__(self, problems: list[Problem]):
@@ -19,23 +22,29 @@ class InvalidProgramme(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-def publish(session: Session, folder: Path) -> tuple[ProgrammeVersion, bool]:
+def publish(session: Session, folder: Path, *, published_by: str | None = None,
+            note: str | None = None, approved_by: str | None = None,
+            ) -> tuple[ProgrammeVersion, bool]:
     """Store the folder as a new immutable version; returns (version, created).
 
-    Publishing unchanged content returns the existing version rather than a copy.
+    Publishing unchanged content returns the existing version rather than a copy. The text of
+    programme.yaml is kept beside the definition (its comments too), so an export gives back
+    what was published; the checksum is of the definition alone.
     """
     loaded = validate_folder(folder)
     if loaded.problems:
         raise InvalidProgramme(loaded.problems)
     definition = _storable(loaded.definition)
     checksum = hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()
+    definition[PROGRAMME_YAML] = (folder / "programme.yaml").read_text(encoding="utf-8")
     programme = _programme(session, definition)
     latest = programme.versions[-1] if programme.versions else None
     if latest is not None and latest.checksum == checksum:
         return latest, False
     version = ProgrammeVersion(
         programme=programme, number=(latest.number + 1) if latest else 1,
-        checksum=checksum, definition=definition,
+        checksum=checksum, definition=definition, published_by=published_by, note=note,
+        approved_by=approved_by,
     )
     session.add(version)
     session.flush()
