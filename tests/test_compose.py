@@ -63,9 +63,24 @@ def _exists(words: list[str]) -> None:
     elif program == "celery":
         assert words[1:3] == ["-A", "tasks.app"] and words[3] in ("worker", "beat")
         importlib.import_module("tasks.app")
+    elif program == "redis-server":  # the redis image's own server, with options it knows
+        options = words[1::2]
+        assert set(options) <= {"--appendonly", "--appendfsync", "--save"}, options
     elif program == "coach":
         group = get_command(cli)
         for word in words[1:]:
             group = group.commands[word]  # type: ignore[attr-defined]
     else:
         raise AssertionError(f"unknown program {program!r} in docker-compose.yml")
+
+
+def test_redis_keeps_queued_tasks_across_a_restart_and_workers_may_finish_a_batch():
+    services = compose()["services"]
+    redis = services["redis"]
+    assert "--appendonly" in redis["command"] and "yes" in redis["command"]
+    assert any(volume.endswith(":/data") for volume in redis["volumes"])
+    assert "redisdata" in compose()["volumes"]
+    from tasks.jobs import SEND_HARD_SECONDS
+
+    grace = services["worker"]["stop_grace_period"]
+    assert grace.endswith("m") and int(grace[:-1]) * 60 > SEND_HARD_SECONDS
