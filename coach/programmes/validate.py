@@ -108,7 +108,7 @@ def _check_step(folder: Path, step: dict[str, Any], definition: dict[str, Any]) 
                                        discreet=True)
         except TemplateProblem as error:
             where = "with saved answers" if with_answers else "before any answer is saved"
-            return [_problem(path, step, error, where)]
+            return [render_problem(path, step, error, where)]
         too_long = _check_sms(path, step, plain.sms, "sms")
         block = "sms_discreet" if "sms_discreet" in blocks else "sms"
         if block != "sms" or not too_long:  # one report per block is enough
@@ -171,11 +171,12 @@ def _check_personas(path: str, step: dict[str, Any], definition: dict[str, Any]
                 try:
                     render_step(step, variables, repeat=repeat, discreet=discreet)
                 except TemplateProblem as error:
-                    return [_problem(path, step, error, f"for {persona.who}")]
+                    return [render_problem(path, step, error, f"for {persona.who}")]
     return []
 
 
-def _problem(path: str, step: dict[str, Any], error: TemplateProblem, where: str) -> Problem:
+def render_problem(path: str, step: dict[str, Any], error: TemplateProblem,
+                   where: str) -> Problem:
     """Sample data only reaches here, so the original error's text may be shown."""
     line = error.line
     if line is None and isinstance(error, RenderBudgetExceeded) and error.block:
