@@ -9,7 +9,7 @@ from celery.signals import worker_init
 from coach.delivery.channels import check_channels
 from coach.settings import get_settings
 
-app = Celery("coach", include=["tasks.jobs"])
+app = Celery("coach", include=["tasks.jobs"], task_cls="tasks.app:CoachTask")
 
 
 @app.on_configure.connect
@@ -34,12 +34,13 @@ def _configure(sender: Celery, **_: Any) -> None:
 
 
 class CoachTask(Task):  # type: ignore[misc]
-    """Every task: acknowledged after it ran, retried on a lost worker, never an ORM object."""
+    """Every task (the app's ``task_cls``): acknowledged after it ran, redelivered when its
+    worker is lost, never given an ORM object. Retries are decided per task, not here: a send
+    retries when it lost its database (tasks/jobs.py); a sweep or an IMAP poll does not,
+    because beat runs the next one within a minute."""
 
     acks_late = True
     reject_on_worker_lost = True
-    max_retries = 5
-    retry_backoff = True
 
 
 @worker_init.connect

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from coach.delivery.sending import send_deliveries
+from coach.delivery.sending import RECOVERABLE, send_deliveries
 from coach.inbound.imap import poll
 from coach.privacy.retention import forget_expired_sign_ups
 from coach.scheduling.services import run_sweep
@@ -41,7 +41,8 @@ def sweep(now: str | None = None, helper: bool = False) -> dict[str, Any]:
 
 
 @app.task(base=CoachTask, name="coach.send", soft_time_limit=SEND_SOFT_SECONDS,
-          time_limit=SEND_HARD_SECONDS)
+          time_limit=SEND_HARD_SECONDS, autoretry_for=RECOVERABLE, max_retries=8,
+          retry_backoff=2, retry_backoff_max=300, retry_jitter=True)
 def send(ids: list[int], now: str | None = None) -> dict[str, int]:
     moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
     return send_deliveries(ids, moment, get_settings()).as_dict()

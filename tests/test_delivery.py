@@ -248,3 +248,73 @@ def test_our_own_rate_limit_uses_up_no_attempt(settings, factory, published):
     [row] = deliveries(factory, 1)
     assert (row.status, row.attempts) == ("queued", 0)
     assert "SMS rate limit busy" in row.error
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_sender_that_loses_its_database_mid_batch_hands_back_what_it_never_reached(
+    settings, factory, published, monkeypatch
+):
+    """Its PostgreSQL connection is terminated (as in a failover) during the third message:
+    the rows it never reached go back to the queue at once, the task's retry sends them, and
+    nothing is sent twice. The third row's outcome is unknown (its provider call had started)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    from coach.delivery import sending
+    from coach.delivery.sending import send_deliveries
+
+    for number in range(6):
+        enrol(factory, START, email=f"person{number}@example.org")
+    ids: list[int] = []
+    run_sweep(DUE, settings, ids.extend)
+    assert len(ids) == 6
+    killer = create_engine(settings.effective_database_url)
+    real_send, real_send_claimed, sender = MemoryChannel.send, sending.send_claimed, []
+
+    def send_claimed_noting_its_connection(session, *args):
+        sender.append(session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar())
+        return real_send_claimed(session, *args)
+
+    def send_then_lose_the_database(self, message):
+        provider_id = real_send(self, message)
+        if len(MemoryChannel.sent) == 3:
+            with killer.begin() as connection:
+                connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": sender[0]})
+        return provider_id
+
+    monkeypatch.setattr(sending, "send_claimed", send_claimed_noting_its_connection)
+    monkeypatch.setattr(MemoryChannel, "send", send_then_lose_the_database)
+    with pytest.raises(OperationalError):
+        send_deliveries(ids, DUE, settings)
+    statuses = {row.id: row.status for row in _all_rows(factory)}
+    assert [statuses[i] for i in ids[:2]] == ["sent", "sent"]
+    assert statuses[ids[2]] == "sending", "its outcome was never written: unknown, not resent"
+    assert [statuses[i] for i in ids[3:]] == ["queued"] * 3, "handed back at once"
+
+    monkeypatch.setattr(MemoryChannel, "send", real_send)
+    monkeypatch.setattr(sending, "send_claimed", real_send_claimed)
+    retried = send_deliveries(ids, DUE, settings)  # what the task's autoretry does
+    assert retried.sent == 3 and retried.skipped == 3
+    assert sorted(m.to for m in MemoryChannel.sent) == sorted(
+        f"person{n}@example.org" for n in range(6))
+    killer.dispose()
+
+
+def _all_rows(factory):
+    with factory() as session:
+        return list(session.scalars(select(Delivery).order_by(Delivery.id)))
+
+
+def test_only_the_send_task_retries_and_only_when_the_database_went_away():
+    from celery.app.task import Task as CeleryTask
+
+    from coach.delivery.sending import RECOVERABLE
+    from tasks.app import CoachTask, app
+    from tasks.jobs import poll_imap, send, sweep
+
+    assert issubclass(app.Task, CoachTask), "every task of the app is a CoachTask"
+    assert tuple(send.autoretry_for) == RECOVERABLE and send.max_retries == 8
+    for task in (sweep, poll_imap):
+        assert not getattr(task, "autoretry_for", ()), task.name
+    assert all(isinstance(task, CeleryTask) and task.acks_late
+               for task in (send, sweep, poll_imap))

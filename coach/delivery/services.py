@@ -291,6 +291,18 @@ def _retry_values(when: datetime, reason: str) -> dict[str, Any]:
     return {"status": QUEUED, "send_after": when, "error": error}
 
 
+def hand_back(session: Session, ids: list[int]) -> int:
+    """Claimed rows whose attempt was never recorded go back to the queue at once (their
+    sender lost its database mid-batch and will retry); returns how many. A row whose
+    attempt was recorded stays ``sending``: housekeeping marks it unknown, never resends it."""
+    return session.execute(  # type: ignore[no-any-return]
+        update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.status == SENDING, Delivery.attempted_at.is_(None))
+        .values(status=QUEUED, attempts=Delivery.attempts - 1,
+                error="handed back: the sender lost its database before sending it")
+    ).rowcount
+
+
 def mark_stale_sending(session: Session, now: datetime, older_than: timedelta) -> int:
     """Rows a sender left in ``sending`` (it died, or lost its database). One whose provider
     call may have started is unknown: reconciled, never resent; returns how many. One never
