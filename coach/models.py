@@ -1,5 +1,6 @@
 """Every table, imported in one place for Alembic and for ``Base.metadata``."""
 
+from coach.admin.models import AdminAccount, AdminSession, AdminSwitch, AuditEntry
 from coach.db import Base
 from coach.delivery.models import Delivery
 from coach.events.models import Event
@@ -11,6 +12,7 @@ from coach.scheduling.models import Enrolment
 from coach.subscribers.models import PendingSignup, Subscriber, Suppression
 
 __all__ = [
-    "Base", "Delivery", "Enrolment", "Event", "Flag", "PendingSignup", "Programme",
-    "ProgrammeDraft", "ProgrammeVersion", "Reply", "SmsSignup", "Subscriber", "Suppression",
+    "AdminAccount", "AdminSession", "AdminSwitch", "AuditEntry", "Base", "Delivery", "Enrolment",
+    "Event", "Flag", "PendingSignup", "Programme", "ProgrammeDraft", "ProgrammeVersion", "Reply",
+    "SmsSignup", "Subscriber", "Suppression",
 ]

@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     rate_limit_per_address: str = "10/hour"  # sign-up and link requests naming one address
     imap_url: str = ""  # imaps://user:pass@host/INBOX, polled when set
     inbound_authserv_id: str = ""  # whose Authentication-Results vouch for a From
+    # Admin pages (coach/web/admin/): a session ends after this long without a request, and
+    # this long after sign-in whatever happens; failed sign-ins (passwords and codes) allowed
+    # per account and per client address before the page says when to try again.
+    admin_session_idle_minutes: int = 30
+    admin_session_hours: int = 12
+    admin_login_rate_per_account: str = "5/15 minutes"
+    admin_login_rate_per_client: str = "20/15 minutes"
     default_send_time: str = "18:00"
     default_quiet_start: str = "21:00"
     default_quiet_end: str = "08:00"
@@ -100,6 +107,18 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError(f"{value!r} is not a rate; write it like 60/minute or "
                              "10 per second") from None
+        return value
+
+    @field_validator("admin_login_rate_per_account", "admin_login_rate_per_client")
+    @classmethod
+    def _readable_admin_rate(cls, value: str) -> str:
+        return cls._readable_rate(value)
+
+    @field_validator("admin_session_idle_minutes", "admin_session_hours")
+    @classmethod
+    def _positive_lifetime(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("an admin session lifetime must be 1 or more")
         return value
 
     @field_validator("sms_backend")

@@ -1,10 +1,10 @@
 """Imports go one way: a package may import its own layer and the layers below, never above.
 
 Bottom to top: settings, db, secrets_check < events < programmes < subscribers < delivery <
-scheduling < safety < inbound < timeline < privacy < web, cli, tasks. Every import counts,
-including the lazy ones inside functions. Packages that share a layer are siblings and do not
-import each other, except for the edges in SIDEWAYS, each with its reason. The wiring modules
-may import anything, and only the CLI imports them.
+scheduling < safety < inbound < timeline < privacy < admin < web, cli, tasks. Every import
+counts, including the lazy ones inside functions. Packages that share a layer are siblings and
+do not import each other, except for the edges in SIDEWAYS, each with its reason. The wiring
+modules may import anything, and only the CLI imports them.
 """
 
 import ast
@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("coach.inbound",),
     ("coach.timeline",),  # the status timeline reads across every package below it
     ("coach.privacy",),  # a person's data: export and erasure, across every package below
+    ("coach.admin",),  # admin accounts, roles, sessions and the audit log, for the admin pages
     ("coach.web", "coach.cli", "tasks"),
 )
 

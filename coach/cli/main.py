@@ -8,6 +8,7 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
+from coach.cli import admin as admin_cli
 from coach.cli import flags as flags_cli
 from coach.cli import programmes as programmes_cli
 from coach.cli import replies as replies_cli
@@ -29,6 +30,7 @@ db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
 app.add_typer(db_app, name="db")
 app.add_typer(programmes_cli.app, name="programmes")
 app.add_typer(flags_cli.app, name="flags")
+app.add_typer(admin_cli.app, name="admin")
 app.add_typer(replies_cli.app, name="replies")
 app.add_typer(subscribers_cli.app, name="subscribers")
 out = Console(soft_wrap=True)

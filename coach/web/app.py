@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from coach.db import session_factory, utcnow
 from coach.settings import Settings
 from coach.web import hooks_email, hooks_twilio, inbox, manage, my_data, signup, unsubscribe
+from coach.web.admin import routes as admin_routes
 from coach.web.context import Enqueue, Web
 from coach.web.csrf import CsrfCookie, guard_forms
 from coach.web.throttle import Throttle
@@ -42,6 +43,7 @@ def create_app(settings: Settings, enqueue: Enqueue, clock: Callable[[], datetim
     routes += my_data.routes(web)
     if with_inbox:
         routes += inbox.routes(web)
+    routes += admin_routes(web)  # /admin: accounts, roles, audit (coach/web/admin/)
     secure = settings.public_url.startswith("https://")
     app = Starlette(routes=guard_forms(routes, settings.public_url), middleware=[
         Middleware(Throttle, settings=settings),
