@@ -40,6 +40,15 @@ ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
 AUTH_TOKEN = re.compile(r"[0-9a-fA-F]{32}")
 SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
 E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+SHORT_CODE = re.compile(r"[0-9]{3,8}")
+# Twilio's alphanumeric sender ids: up to 11 letters, digits and spaces, at least one letter.
+ALPHANUMERIC = re.compile(r"(?=[A-Za-z0-9 ]*[A-Za-z])[A-Za-z0-9 ]{1,11}")
+SENDER_SHAPES = (
+    "an E.164 number like +14155550100, a short code of 3 to 8 digits, or an alphanumeric "
+    "sender id of up to 11 letters, digits and spaces with a letter among them (where the "
+    "country allows one: not the US or Canada; it is one-way, so people cannot text back "
+    "STOP or answers)"
+)
 # Seconds to connect, and to wait for the answer once the request has left.
 CONNECT_TIMEOUT, READ_TIMEOUT = 5.0, 15.0
 RETRY_DELAYS = (0.5, 2.0)  # pauses before trying a refused message again, in this call
@@ -79,8 +88,10 @@ def _sender_problems(settings: Settings) -> list[str]:
         return _malformed("COACH_TWILIO_MESSAGING_SERVICE_SID", service, SERVICE_SID,
                           "MG followed by 32 hex digits")
     if number:
-        return _malformed("COACH_TWILIO_FROM", number, E164, "an E.164 number like +14155550100")
-    return ["set COACH_TWILIO_FROM (an E.164 number) or COACH_TWILIO_MESSAGING_SERVICE_SID"]
+        known = any(shape.fullmatch(number) for shape in (E164, SHORT_CODE, ALPHANUMERIC))
+        return [] if known else [f"COACH_TWILIO_FROM is malformed: it must be {SENDER_SHAPES}"]
+    return ["set COACH_TWILIO_FROM (an E.164 number, a short code or an alphanumeric sender "
+            "id) or COACH_TWILIO_MESSAGING_SERVICE_SID"]
 
 
 def _url_problems(settings: Settings) -> list[str]:

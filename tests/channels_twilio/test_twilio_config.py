@@ -25,6 +25,8 @@ def test_good_settings_have_no_problems(tmp_path):
     check_channels(settings(tmp_path))
     service = settings(tmp_path, twilio_from="", twilio_messaging_service_sid="MG" + "a" * 32)
     assert twilio_problems(service) == []
+    for sender in ("12345", "878787", "Coach", "Coach UK", "Coach2026"):
+        assert twilio_problems(settings(tmp_path, twilio_from=sender)) == [], sender
 
 
 @pytest.mark.parametrize("changes, problem", [
@@ -33,9 +35,14 @@ def test_good_settings_have_no_problems(tmp_path):
     ({"twilio_account_sid": "SK" + "a" * 32}, "COACH_TWILIO_ACCOUNT_SID is malformed"),
     ({"twilio_auth_token": ""}, "set COACH_TWILIO_AUTH_TOKEN (32 hex digits)"),
     ({"twilio_auth_token": "not-a-token"}, "COACH_TWILIO_AUTH_TOKEN is malformed"),
-    ({"twilio_from": ""}, "set COACH_TWILIO_FROM (an E.164 number) or "
-                          "COACH_TWILIO_MESSAGING_SERVICE_SID"),
+    ({"twilio_from": ""}, "set COACH_TWILIO_FROM (an E.164 number, a short code or an "
+                          "alphanumeric sender id) or COACH_TWILIO_MESSAGING_SERVICE_SID"),
     ({"twilio_from": "0044 7700 900123"}, "COACH_TWILIO_FROM is malformed: it must be an E.164"),
+    ({"twilio_from": "12"}, "COACH_TWILIO_FROM is malformed"),
+    ({"twilio_from": "123456789"}, "COACH_TWILIO_FROM is malformed"),
+    ({"twilio_from": "CoachMessages"}, "COACH_TWILIO_FROM is malformed"),  # 13 characters
+    ({"twilio_from": "Coach-UK"}, "COACH_TWILIO_FROM is malformed"),
+    ({"twilio_from": "+44 7700"}, "COACH_TWILIO_FROM is malformed"),
     ({"twilio_messaging_service_sid": "MG" + "a" * 32},
      "set only one of COACH_TWILIO_FROM and COACH_TWILIO_MESSAGING_SERVICE_SID"),
     ({"twilio_from": "", "twilio_messaging_service_sid": "MG12"},
