@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from coach.programmes import blocks
 from coach.programmes.edits import PROGRAMME_FILE
 from coach.programmes.folders import check_files, read_folder, version_files, write_folder
+from coach.programmes.loader import load_programme
 from coach.programmes.models import Programme, ProgrammeDraft, ProgrammeVersion
 from coach.programmes.programme_yaml import FormatError, parse
 from coach.programmes.qualities import QUALITIES
@@ -209,3 +211,13 @@ def _steps_by_template(files: Mapping[str, str]) -> dict[str, str]:
         return {s.template_path(): s.key for s in parse(files[PROGRAMME_FILE]).steps}
     except FormatError:
         return {}
+
+
+def draft_definition(files: Mapping[str, str]) -> dict[str, Any]:
+    """The definition the loader reads from these files (steps, pacing, title), as a
+    published version holds it; problems are not checked here (see validate_draft)."""
+    files = check_files(files)
+    with tempfile.TemporaryDirectory(prefix="coach-draft-") as root:
+        folder = Path(root) / "draft"
+        write_folder(files, folder)
+        return load_programme(folder).definition
