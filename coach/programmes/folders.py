@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from coach.programmes.loader import MAX_FILE_CHARS
+from coach.programmes.models import ProgrammeVersion
 from coach.programmes.programme_yaml import ProgrammeFile, StepEntry, dump
 from coach.programmes.services import PROGRAMME_YAML
 
@@ -128,6 +129,12 @@ def zip_files(files: Mapping[str, str], top: str) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, files[path].encode("utf-8"))
     return buffer.getvalue()
+
+
+def export_zip(version: ProgrammeVersion) -> bytes:
+    """A published version as a zip download: the folder format under a folder named after
+    the programme (what ``files_from_zip`` takes back)."""
+    return zip_files(version_files(version.definition), version.programme.slug)
 
 
 def version_files(definition: Mapping[str, Any]) -> dict[str, str]:

@@ -24,6 +24,7 @@ from coach.programmes.drafts import (
 from coach.programmes.edits import edit_step
 from coach.programmes.folders import (
     FolderRefused,
+    export_zip,
     files_from_zip,
     read_folder,
     version_files,
@@ -112,6 +113,7 @@ def test_publish_with_author_note_and_two_people(factory) -> None:
         assert (version.published_by, version.note, version.approved_by) == (
             "ana@example.org", "first", "bo@example.org")
         assert version_files(version.definition) == read_folder(PROGRAMMES / "honesty")
+        assert files_from_zip(export_zip(version)) == read_folder(PROGRAMMES / "honesty")
         assert get_draft(session, "honesty").based_on_version_id == version.id
 
 
