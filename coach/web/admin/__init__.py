@@ -11,12 +11,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from coach.web.admin import account_pages, audit_page, home, set_password, sign_in, two_step
+from coach.web.admin import (
+    account_pages,
+    audit_page,
+    home,
+    programmes,
+    releases,
+    set_password,
+    sign_in,
+    two_step,
+)
 from coach.web.admin.guard import WEB_KEY, Endpoint
 from coach.web.admin.pages import render
 from coach.web.context import Web
 
-PARTS = (sign_in, set_password, home, two_step, account_pages, audit_page)
+PARTS = (sign_in, set_password, home, two_step, account_pages, audit_page, programmes,
+         releases)
 
 
 def routes(web: Web) -> list[Route]:

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from coach.admin.models import AdminAccount
-from coach.admin.roles import ACCOUNTS_MANAGE, AUDIT_READ, HOME, can
+from coach.admin.roles import ACCOUNTS_MANAGE, AUDIT_READ, HOME, PROGRAMMES_VIEW, can
 from coach.web.admin.guard import web_of
 
 
@@ -22,6 +22,7 @@ class NavItem:
 # The admin nav, in order: add a page's entry here when it can be opened.
 NAV: list[NavItem] = [
     NavItem("Home", "/admin", HOME),
+    NavItem("Programmes", "/admin/programmes", PROGRAMMES_VIEW),
     NavItem("Accounts", "/admin/accounts", ACCOUNTS_MANAGE),
     NavItem("Audit log", "/admin/audit", AUDIT_READ),
 ]
