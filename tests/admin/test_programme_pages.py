@@ -161,3 +161,33 @@ def test_unknown_programmes_and_steps_are_not_found(author):
     assert author.get("/admin/programmes/nope/draft").status_code == 404
     start(author)
     assert author.get(f"{DRAFT}/steps/nope").status_code == 404
+
+
+def test_a_test_send_goes_to_the_authors_own_address_marked_and_uncounted(author, factory,
+                                                                          accounts):
+    from coach.delivery.channels import MemoryChannel
+    from tests.web.support import row_counts
+
+    start(author)
+    step = f"{DRAFT}/steps/welcome"
+    before = row_counts(factory)["deliveries"]
+    one = post(author, f"{step}/test-send", form_page=step, what="step")
+    assert one.status_code == 303 and one.headers["location"].endswith("?done=test-sent-1")
+    [message] = MemoryChannel.sent
+    assert message.to == "ada@example.org" and message.subject.startswith("[Test: welcome]")
+    assert message.kind == "test" and message.subscriber_id is None
+    whole = post(author, f"{step}/test-send", form_page=step, what="programme")
+    count = int(whole.headers["location"].rsplit("-", 1)[1])
+    assert count > 5 and len(MemoryChannel.sent) == 1 + count
+    assert all(m.to == "ada@example.org" for m in MemoryChannel.sent)
+    assert row_counts(factory)["deliveries"] == before, "never an outbox row, never a figure"
+    assert [a for a, _, _ in accounts.actions()].count("draft.test-send") == 2
+
+
+def test_an_author_without_the_permission_cannot_test_send(make_client, accounts, published):
+    accounts.add("ops@example.org", "operator")
+    client = make_client()
+    login(client, "ops@example.org")
+    answer = client.post(f"{DRAFT}/steps/welcome/test-send",
+                         data={"csrf_token": token_of(client, "/admin"), "what": "step"})
+    assert answer.status_code == 403

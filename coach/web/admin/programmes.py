@@ -20,13 +20,21 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from coach.admin.audit import audit
-from coach.admin.roles import DRAFTS_EDIT, DRAFTS_PREVIEW, PROGRAMMES_VIEW
+from coach.admin.roles import DRAFTS_EDIT, DRAFTS_PREVIEW, DRAFTS_TEST_SEND, PROGRAMMES_VIEW
+from coach.delivery.channels import (
+    OutgoingMessage,
+    PermanentFailure,
+    TemporaryFailure,
+    UnknownOutcome,
+    channel_for,
+)
 from coach.programmes import drafts, edits
 from coach.programmes.drafts import DraftConflict, DraftError, DraftProblem
 from coach.programmes.models import Programme, ProgrammeDraft, ProgrammeVersion
 from coach.programmes.preview import Persona, preview_step
 from coach.programmes.programme_yaml import FormatError
 from coach.programmes.qualities import QUALITIES
+from coach.programmes.render import markdown_to_html
 from coach.scheduling.models import Enrolment
 from coach.web.admin.guard import requires
 from coach.web.admin.pages import render
@@ -34,6 +42,7 @@ from coach.web.context import Web
 
 BASE = "/admin/programmes"
 MAX_TEXT = 20_000  # characters in one field: far beyond a step, well within a form
+MAX_TEST_STEPS = 60  # a whole programme's test: every built-in has fewer steps
 DONE = {"created": "Draft created from the newest version.", "saved": "Saved.",
         "added": "Step added.", "removed": "Step removed.", "moved": "Step moved.",
         "duplicated": "Step duplicated."}
@@ -94,7 +103,7 @@ def routes(web: Web) -> list[Route]:
         if view is None:
             return _missing(request)
         return render(request, "admin/step.html", {
-            **view, "error": error, "done": DONE.get(request.query_params.get("done", "")),
+            **view, "error": error, "done": _done(request.query_params.get("done", "")),
             "persona": persona, "kinds": edits.KINDS,
             "question_types": edits.QUESTION_TYPES}, status_code=status)
 
@@ -112,8 +121,23 @@ def routes(web: Web) -> list[Route]:
         return RedirectResponse(f"{BASE}/{slug}/draft/steps/{new_key}?done=saved",
                                 status_code=303)
 
+    @requires(DRAFTS_TEST_SEND)
+    async def test_send(request: Request) -> Response:
+        slug, key = request.path_params["slug"], request.path_params["key"]
+        form = await request.form()
+        whole = form.get("what") == "programme"
+        try:
+            sent = await run_in_threadpool(_test_send, web, request, slug, key, whole)
+        except TestSendFailed as error:
+            return await _step_page(request, str(error), 502)
+        if sent is None:
+            return _missing(request)
+        where = f"{BASE}/{slug}/draft/steps/{key}"
+        return RedirectResponse(f"{where}?done=test-sent-{min(sent, 999)}", status_code=303)
+
     return [
         Route(BASE, listing, methods=["GET"]),
+        Route(f"{BASE}/{{slug}}/draft/steps/{{key}}/test-send", test_send, methods=["POST"]),
         Route(f"{BASE}/{{slug}}/draft/start", start_draft, methods=["POST"]),
         Route(f"{BASE}/{{slug}}/draft", draft_page, methods=["GET"]),
         Route(f"{BASE}/{{slug}}/draft/settings", edit(_settings, "saved"), methods=["POST"]),
@@ -126,6 +150,56 @@ def routes(web: Web) -> list[Route]:
         Route(f"{BASE}/{{slug}}/draft/steps/{{key}}", step_page, methods=["GET"]),
         Route(f"{BASE}/{{slug}}/draft/steps/{{key}}", save_step, methods=["POST"]),
     ]
+
+
+class TestSendFailed(RuntimeError):
+    pass
+
+
+def _done(code: str) -> str | None:
+    if code.startswith("test-sent-") and code[10:].isdigit():
+        count = int(code[10:])
+        return (f"Sent {count} test email{'s' if count != 1 else ''} to your own address, "
+                "marked as a test. Tests are not counted anywhere.")
+    return DONE.get(code)
+
+
+def _test_send(web: Web, request: Request, slug: str, key: str, whole: bool) -> int | None:
+    """One step (or every step, in order, at once) by email to the author's own address,
+    through the real channel, marked as a test: no outbox row, so never in any figure."""
+    account = request.state.admin
+    with web.factory() as session:
+        draft = drafts.get_draft(session, slug)
+        files = dict(draft.files) if draft else None
+    form = _form_or_none(files) if files else None
+    if files is None or form is None or key not in [s.key for s in form.steps]:
+        return None
+    keys = [s.key for s in form.steps][:MAX_TEST_STEPS] if whole else [key]
+    channel = channel_for("email", web.settings)
+    sent = 0
+    try:
+        for number, step_key in enumerate(keys, 1):
+            preview = preview_step(files, step_key, Persona(name=account.email.split("@")[0]))
+            if preview.problems or not preview.messages:
+                raise TestSendFailed(f"Step {step_key} cannot be rendered yet: fix its problems "
+                                     "first, then send the test again.")
+            message = preview.messages[0]
+            label = f"[Test {number}/{len(keys)}: {step_key}]" if whole else f"[Test: {key}]"
+            channel.send(OutgoingMessage(
+                0, "email", account.email, message.markdown, f"{label} {message.subject}"[:200],
+                markdown_to_html(message.markdown), kind="test"))
+            sent += 1
+    except (PermanentFailure, TemporaryFailure, UnknownOutcome) as error:
+        raise TestSendFailed(f"The email channel refused the test after {sent} sent: {error}. "
+                             "Check the channel settings, then try again.") from None
+    finally:
+        close = getattr(channel, "close", None)
+        if callable(close):
+            close()
+        with web.factory.begin() as session:
+            audit(session, account, "draft.test-send", "programme", slug,
+                  f"{sent} of {len(keys)} step(s) from {key} to their own address")
+    return sent
 
 
 # Reading -------------------------------------------------------------------------------------
