@@ -191,3 +191,18 @@ def test_an_author_without_the_permission_cannot_test_send(make_client, accounts
     answer = client.post(f"{DRAFT}/steps/welcome/test-send",
                          data={"csrf_token": token_of(client, "/admin"), "what": "step"})
     assert answer.status_code == 403
+
+
+def test_the_live_preview_shows_what_is_typed_without_saving_it(author, factory):
+    start(author)
+    step = f"{DRAFT}/steps/welcome"
+    before = draft_files(factory)
+    shown = post(author, f"{step}/preview?name=Robin", form_page=step, key="welcome",
+                 kind="reflection", week="1", gap_days="0", sms="Hello {{ name }}, unsaved.",
+                 subject="S", email="E")
+    assert shown.status_code == 200 and "Hello Robin, unsaved." in shown.text
+    assert "<html" not in shown.text, "a fragment of the page, not a page"
+    assert draft_files(factory) == before
+    broken = post(author, f"{step}/preview", form_page=step, key="welcome", kind="reflection",
+                  week="1", gap_days="0", sms="{% for %}", subject="S", email="E")
+    assert "steps/welcome.j2" in broken.text and draft_files(factory) == before

@@ -31,7 +31,7 @@ from coach.delivery.channels import (
 from coach.programmes import drafts, edits
 from coach.programmes.drafts import DraftConflict, DraftError, DraftProblem
 from coach.programmes.models import Programme, ProgrammeDraft, ProgrammeVersion
-from coach.programmes.preview import Persona, preview_step
+from coach.programmes.preview import Persona, StepPreview, preview_step
 from coach.programmes.programme_yaml import FormatError
 from coach.programmes.qualities import QUALITIES
 from coach.programmes.render import markdown_to_html
@@ -135,8 +135,20 @@ def routes(web: Web) -> list[Route]:
         where = f"{BASE}/{slug}/draft/steps/{key}"
         return RedirectResponse(f"{where}?done=test-sent-{min(sent, 999)}", status_code=303)
 
+    @requires(DRAFTS_PREVIEW)
+    async def live_preview(request: Request) -> Response:
+        """The preview of what is typed, unsaved: the step page's script asks for it."""
+        slug, key = request.path_params["slug"], request.path_params["key"]
+        changes = _step_changes(await request.form())
+        preview = await run_in_threadpool(_unsaved_preview, web, slug, key, changes,
+                                          _persona(request.query_params))
+        if preview is None:
+            return _missing(request)
+        return render(request, "admin/_preview.html", {"preview": preview})
+
     return [
         Route(BASE, listing, methods=["GET"]),
+        Route(f"{BASE}/{{slug}}/draft/steps/{{key}}/preview", live_preview, methods=["POST"]),
         Route(f"{BASE}/{{slug}}/draft/steps/{{key}}/test-send", test_send, methods=["POST"]),
         Route(f"{BASE}/{{slug}}/draft/start", start_draft, methods=["POST"]),
         Route(f"{BASE}/{{slug}}/draft", draft_page, methods=["GET"]),
@@ -270,6 +282,20 @@ def _step_view(web: Web, slug: str, key: str, persona: Persona,
     return {"slug": slug, "revision": revision, "step": step, "values": {**values,
             **(typed or {})}, "problems": problems, "by_field": _by_field(problems),
             "preview": preview, "steps": [s.key for s in form.steps] if form else []}
+
+
+def _unsaved_preview(web: Web, slug: str, key: str, changes: Mapping[str, str],
+                    persona: Persona) -> StepPreview | None:
+    with web.factory() as session:
+        draft = drafts.get_draft(session, slug)
+        files = dict(draft.files) if draft else None
+    if files is None:
+        return None
+    try:
+        edited = edits.edit_step(files, key, _typed(changes))
+    except (edits.EditError, FormatError) as error:
+        return StepPreview(key, [], [DraftProblem("programme.yaml", 1, str(error), key)])
+    return preview_step(edited, changes.get("key") or key, persona)
 
 
 def _by_field(problems: list[DraftProblem]) -> dict[str, list[DraftProblem]]:
