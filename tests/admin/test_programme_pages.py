@@ -206,3 +206,21 @@ def test_the_live_preview_shows_what_is_typed_without_saving_it(author, factory)
     broken = post(author, f"{step}/preview", form_page=step, key="welcome", kind="reflection",
                   week="1", gap_days="0", sms="{% for %}", subject="S", email="E")
     assert "steps/welcome.j2" in broken.text and draft_files(factory) == before
+
+
+def test_autosave_answers_the_new_revision_or_the_conflict(author, factory):
+    start(author)
+    step = f"{DRAFT}/steps/welcome"
+    seen = revision(author, step)
+    fields = {"key": "welcome", "kind": "reflection", "week": "1", "gap_days": "0",
+              "sms": "Autosaved {{ name }}.", "subject": "S", "email": "E"}
+    saved = author.post(step, headers={"X-Coach-Autosave": "1"}, data={
+        "csrf_token": token_of(author, step), "revision": seen, **fields})
+    assert saved.status_code == 200 and saved.json() == {"revision": int(seen) + 1,
+                                                         "key": "welcome"}
+    assert "Autosaved {{ name }}." in draft_files(factory)["steps/welcome.j2"]
+    stale = author.post(step, headers={"X-Coach-Autosave": "1"}, data={
+        "csrf_token": token_of(author, step), "revision": seen, **fields, "sms": "Lost?"})
+    assert stale.status_code == 409 and "ada@example.org saved this draft" in stale.json()[
+        "error"]
+    assert "Lost?" not in draft_files(factory)["steps/welcome.j2"]

@@ -62,6 +62,7 @@ def test_an_author_edits_a_step_sees_the_mistake_fixes_it_and_the_audit_shows_it
 
     page.get_by_label("SMS", exact=True).fill(LONG_SMS)  # the preview follows, unsaved
     expect(page.locator("#sms-step")).to_contain_text("Welcome, Sam. This week")
+    expect(page.locator("#autosave")).to_contain_text("Saved as revision 3")  # then autosaved
     page.get_by_role("button", name="Save step").click()
     expect(page.get_by_role("status")).to_contain_text("Saved.")
     expect(page.locator("#problem-sms-1")).to_have_count(0)

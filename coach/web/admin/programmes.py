@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from coach.admin.audit import audit
@@ -112,12 +112,17 @@ def routes(web: Web) -> list[Route]:
         slug, key = request.path_params["slug"], request.path_params["key"]
         form = await request.form()
         changes = _step_changes(form)
+        autosave = request.headers.get("x-coach-autosave") == "1"
         try:
-            new_key = await run_in_threadpool(_save_step, web, request, slug, key, form,
-                                              changes)
+            new_key, revision = await run_in_threadpool(_save_step, web, request, slug, key,
+                                                        form, changes)
         except (DraftError, edits.EditError, FormatError) as error:
-            return await _step_page(request, _sentence(str(error)), 409 if isinstance(
-                error, DraftConflict) else 400, typed=changes)
+            status = 409 if isinstance(error, DraftConflict) else 400
+            if autosave:
+                return JSONResponse({"error": _sentence(str(error))}, status_code=status)
+            return await _step_page(request, _sentence(str(error)), status, typed=changes)
+        if autosave:  # the page's script: it keeps the form, and the new revision
+            return JSONResponse({"revision": revision, "key": new_key})
         return RedirectResponse(f"{BASE}/{slug}/draft/steps/{new_key}?done=saved",
                                 status_code=303)
 
@@ -347,25 +352,27 @@ def _start_draft(web: Web, request: Request, slug: str) -> bool:
 
 
 def _edit(web: Web, request: Request, slug: str, form: FormData, change: Edit,
-          done: str) -> None:
+          done: str) -> int:
+    """Apply one change and save it as the next revision (returned)."""
     account = request.state.admin
     with web.factory.begin() as session:
         draft = drafts.get_draft(session, slug)
         if draft is None:
             raise DraftError(f"there is no draft of {slug}; start one from its programme")
         files = change(draft.files, form)
-        drafts.save(session, slug, files, _revision(form), account.email, web.now())
+        saved = drafts.save(session, slug, files, _revision(form), account.email, web.now())
         audit(session, account, f"draft.{done}", "programme", slug,
-              f"revision {_revision(form) + 1}")
+              f"revision {saved.revision}")
+        return saved.revision
 
 
 def _save_step(web: Web, request: Request, slug: str, key: str, form: FormData,
-               changes: dict[str, str]) -> str:
+               changes: dict[str, str]) -> tuple[str, int]:
     def change(files: Mapping[str, str], _: FormData) -> dict[str, str]:
         return edits.edit_step(files, key, _typed(changes))
 
-    _edit(web, request, slug, form, change, "saved")
-    return changes.get("key") or key
+    revision = _edit(web, request, slug, form, change, "saved")
+    return changes.get("key") or key, revision
 
 
 def _revision(form: FormData) -> int:
