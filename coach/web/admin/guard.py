@@ -86,7 +86,11 @@ def to_login(request: Request) -> Response:
 def safe_next(value: str | None) -> str:
     """``value`` when it is a path inside the admin pages of this site, else the home page:
     ``next`` can never send a person to another site (``//evil``, ``/\\evil``, ``https:``)."""
-    if not value or not value.isprintable() or "\\" in value or not value.isascii():
+    if not value or not value.startswith("/") or not value.isascii() or "\\" in value:
+        return HOME
+    if not value.isprintable() or any(c.isspace() for c in value):
+        return HOME
+    if ".." in value or "%2e" in value.lower():  # /admin/../join is /join to a browser
         return HOME
     parts = urlsplit(value)
     if parts.scheme or parts.netloc or value.startswith("//"):
