@@ -22,7 +22,8 @@ MAX_TOKEN_CHARS = 120
 SECONDS = re.compile(r"[0-9]{1,12}")
 # Paths whose last part is a token that acts as the person: hidden wherever people other than
 # the person read them (access logs, the status timeline, the dev inbox).
-TOKEN_IN_PATH = re.compile(r"(/(?:unsubscribe|confirm|manage|erase)/)[^\s?\"#<>)\]]+")
+TOKEN_IN_PATH = re.compile(
+    r"(/(?:unsubscribe|confirm|manage|erase|admin/set-password)/)[^\s?\"#<>)\]]+")
 
 
 @dataclass(frozen=True)

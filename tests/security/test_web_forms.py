@@ -208,6 +208,17 @@ def test_access_logs_keep_the_path_but_not_the_token(settings):
     assert sum(isinstance(f, HideTokens) for f in filters) == 1
 
 
+@pytest.mark.parametrize("path", ["/confirm/12.1772409600.abcDEF_-12", "/manage/3.17.x-y_z",
+                                  "/erase/3.17.abc", "/admin/set-password/9.1772409600.q-w_e"])
+def test_every_link_that_acts_as_someone_is_hidden_in_access_logs(path):
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1,
+                               '%s - "%s %s HTTP/%s" %d', ("203.0.113.5:1", "GET", path, "1.1",
+                                                           200), None)
+    HideTokens().filter(record)
+    where, token = path.rsplit("/", 1)
+    assert token not in record.getMessage() and f"{where}/…" in record.getMessage()
+
+
 def test_no_page_puts_an_address_or_an_error_in_its_url(client):
     response = add(client, phone="+44 12", email="")
     assert response.status_code == 400
