@@ -106,3 +106,29 @@ def test_the_contract_is_plain_data_and_reasons_never_quote_the_words():
 def test_an_unknown_context_says_what_to_use():
     with pytest.raises(ValueError, match="scale, text, none"):
         understand("hi", context="later")
+
+
+@pytest.mark.parametrize("text", [
+    "STOP 🙏", "unsubscribe pls x", "BAJA 🙏", "stop it. i never asked for this",
+    "how do i make these stop?", "dame de baja xfa",
+])
+def test_opt_outs_with_emoji_kisses_and_more_wordings(text):
+    assert understand(text, language="es" if "baja" in text.lower() else "en").intent == "stop"
+
+
+def test_a_wish_to_be_out_of_life_is_danger_and_not_an_opt_out():
+    read = understand("i want out of this life")
+    assert read.intent != "stop" and read.risk != "none"
+
+
+@pytest.mark.parametrize("text", [
+    "cut my finger chopping onions", "the stalker in that podcast was terrifying",
+    "my cat stalks me around the flat", "mi suegra me va a matar cuando vea la casa",
+])
+def test_a_softener_sets_an_ordinary_match_aside(text):
+    assert understand(text, context="text").risk == "none"
+
+
+def test_a_softener_leaves_real_danger_alone():
+    assert understand("i cut myself again last night").risk == "urgent"
+    assert understand("my ex is outside my house right now").risk == "urgent"

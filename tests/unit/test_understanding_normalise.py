@@ -47,3 +47,12 @@ def test_clauses_are_kept_apart_and_marks_dropped():
     assert normalise("1 - didn't manage it") == "1 . didnt manage it"
     assert plain_words(normalise("stop. not doing this")) == ["stop", "not", "doing", "this"]
     assert normalise("?!") == ""
+
+
+@pytest.mark.parametrize("text, plain", [
+    ("pleaseeee stoppp", "please stop"), ("soooo tired", "so tired"), ("hmmm", "hm"),
+    ("mmm", "mmm"), ("jajaja", "jajaja"), ("dnt txt me", "dont text me"),
+    ("stop x favor", "stop por favor"),
+])
+def test_stretched_letters_and_more_text_speak(text, plain):
+    assert normalise(text) == plain
