@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     twilio_api_url: str = ""  # where the SDK's requests go: a local peer or a proxy
     sms_rate_per_second: float = 1.0  # per sender, shared by every worker through Redis
     rate_limit_redis_url: str = ""  # defaults to the broker when that is Redis
+    # Put before every key coach writes in Redis (the broker's queues, rate limits), so that
+    # deployments, or test runs, that share one Redis never touch each other's keys.
+    redis_key_prefix: str = ""
     smtp_url: str = ""  # smtp+starttls://user:pass@host:587 or smtps://user:pass@host:465
     email_from: str = "coach <coach@localhost>"
     email_reply_domain: str = ""  # replies go to reply+TOKEN@this; defaults to email_from's
@@ -76,6 +79,8 @@ class Settings(BaseSettings):
     admin_session_hours: int = 12
     admin_login_rate_per_account: str = "5/15 minutes"
     admin_login_rate_per_client: str = "20/15 minutes"
+    # Two publishers must agree to publish a draft or roll back (the second approves first).
+    publish_two_person: bool = False
     default_send_time: str = "18:00"
     default_quiet_start: str = "21:00"
     default_quiet_end: str = "08:00"

@@ -30,6 +30,8 @@ def _configure(sender: Celery, **_: Any) -> None:
                if settings.imap_url else {}),
         },
         beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
+        broker_transport_options=({"global_keyprefix": settings.redis_key_prefix}
+                                  if settings.redis_key_prefix else {}),
     )
 
 

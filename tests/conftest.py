@@ -114,3 +114,32 @@ def redis_url() -> str:
     except redis.exceptions.ConnectionError as error:
         need_service("Redis", error)
     return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """This test run's own keys in the shared Redis (COACH_REDIS_KEY_PREFIX): two runs on one
+    machine, or a developer's Redis, never see each other's queues and counts."""
+    prefix = f"coach-test-{uuid.uuid4().hex[:8]}:"
+    yield prefix
+    clear_redis(redis_url, prefix)
+
+
+def clear_redis(url: str, prefix: str) -> None:
+    """Delete this run's keys, and only them."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    for batch in _batches(client.scan_iter(match=f"{prefix}*", count=1000), 1000):
+        client.delete(*batch)
+
+
+def _batches(keys: Iterator[bytes], size: int) -> Iterator[list[bytes]]:
+    batch: list[bytes] = []
+    for key in keys:
+        batch.append(key)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

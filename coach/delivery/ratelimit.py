@@ -62,6 +62,7 @@ class RateLimiter:
     sender: str
     per_second: float
     max_wait: float = 60.0
+    key_prefix: str = ""  # COACH_REDIS_KEY_PREFIX
     _redis: redis.Redis = field(init=False, repr=False)
     _script: Script = field(init=False, repr=False)
 
@@ -72,7 +73,7 @@ class RateLimiter:
 
     @property
     def key(self) -> str:
-        return f"coach:send-rate:{self.sender}"
+        return f"{self.key_prefix}coach:send-rate:{self.sender}"
 
     def acquire(self) -> float:
         """Wait until this process may send; returns the seconds waited.

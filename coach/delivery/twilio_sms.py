@@ -246,6 +246,7 @@ class TwilioConfig:
     redis_url: str
     per_second: float
     timeouts: tuple[float, float]
+    redis_key_prefix: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "TwilioConfig":
@@ -257,7 +258,7 @@ class TwilioConfig:
         return cls(settings.twilio_account_sid, settings.twilio_auth_token,
                    settings.twilio_api_url, sender, settings.public_url.rstrip("/"),
                    redis_url_for(settings) or "", settings.sms_rate_per_second,
-                   (CONNECT_TIMEOUT, READ_TIMEOUT))
+                   (CONNECT_TIMEOUT, READ_TIMEOUT), settings.redis_key_prefix)
 
 
 def twilio_channel(settings: Settings) -> TwilioChannel:
@@ -282,6 +283,7 @@ _channels: dict[TwilioConfig, TwilioChannel] = {}
 def _build(config: TwilioConfig) -> TwilioChannel:
     http = ApiHttpClient(config.api_url, *config.timeouts)
     client = Client(config.account_sid, config.auth_token, http_client=http)
-    limiter = RateLimiter(config.redis_url, config.sender[1], config.per_second)
+    limiter = RateLimiter(config.redis_url, config.sender[1], config.per_second,
+                          key_prefix=config.redis_key_prefix)
     return TwilioChannel(client, dict([config.sender]), config.public_url, limiter,
                          RETRY_DELAYS, HOLD_OFF)

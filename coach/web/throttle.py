@@ -54,7 +54,8 @@ def storage_for(settings: Settings) -> Storage:
     if not url:
         return MemoryStorage()
     # Short timeouts: a slow count must not hold up a webhook (it is then let through).
-    return RedisStorage(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    return RedisStorage(url, socket_timeout=0.5, socket_connect_timeout=0.5,
+                        key_prefix=f"{settings.redis_key_prefix}LIMITER")
 
 
 class Throttle:

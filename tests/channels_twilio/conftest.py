@@ -116,7 +116,7 @@ def closed_port_url() -> str:
 
 @pytest.fixture
 def use_twilio(
-    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    redis_url: str, redis_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[..., Settings]]:
     """Switch this test's settings to the Twilio channel, its API at the URL given.
 
@@ -125,7 +125,7 @@ def use_twilio(
     """
     monkeypatch.setattr(twilio_sms, "RETRY_DELAYS", (0.01, 0.01))
     monkeypatch.setattr(twilio_sms, "HOLD_OFF", 0.0)
-    redis.Redis.from_url(redis_url).delete(f"coach:send-rate:{SENDER}")
+    redis.Redis.from_url(redis_url).delete(f"{redis_prefix}coach:send-rate:{SENDER}")
     twilio_sms.close_channels()
 
     def use(api_url: str, read_timeout: float = 10.0, **overrides: str) -> Settings:
@@ -133,7 +133,8 @@ def use_twilio(
         values = {"SMS_BACKEND": "twilio", "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
                   "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_FROM": SENDER,
                   "TWILIO_API_URL": api_url, "PUBLIC_URL": PUBLIC_URL,
-                  "RATE_LIMIT_REDIS_URL": redis_url, "SMS_RATE_PER_SECOND": "1000",
+                  "RATE_LIMIT_REDIS_URL": redis_url, "REDIS_KEY_PREFIX": redis_prefix,
+                  "SMS_RATE_PER_SECOND": "1000",
                   "DATA_DIR": str(tmp_path), "ENV": "test", **overrides}
         for key, value in values.items():
             monkeypatch.setenv(f"COACH_{key}", value)

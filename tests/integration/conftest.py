@@ -12,26 +12,27 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 import sqlalchemy as sa
 from celery import Celery
 
 from coach.db import Base, get_engine
 from coach.delivery.channels import read_outbox
 from coach.settings import PROJECT_ROOT, Settings, get_settings
+from tests.conftest import clear_redis
 
 
 @pytest.fixture
-def pg_settings(postgres_url: str, redis_url: str, tmp_path: Path,
+def pg_settings(postgres_url: str, redis_url: str, redis_prefix: str, tmp_path: Path,
                 monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     values = {"DATABASE_URL": postgres_url, "BROKER_URL": redis_url, "DATA_DIR": str(tmp_path),
+              "REDIS_KEY_PREFIX": redis_prefix,
               "SMS_BACKEND": "file", "EMAIL_BACKEND": "file",
               "OUTBOX_FILE": str(tmp_path / "outbox.jsonl"), "ENV": "test",
               "SWEEP_INTERVAL_SECONDS": "1", "SWEEP_BATCH_SIZE": "50"}
     for key, value in values.items():
         monkeypatch.setenv(f"COACH_{key}", value)
     get_settings.cache_clear()
-    redis.Redis.from_url(redis_url).flushdb()
+    clear_redis(redis_url, redis_prefix)
     yield get_settings()
     get_settings.cache_clear()
     with get_engine(postgres_url).begin() as connection:
@@ -89,6 +90,7 @@ def worker_with_beat(pg_settings: Settings, tmp_path: Path) -> Iterator[Worker]:
 def client(pg_settings: Settings) -> Iterator[Celery]:
     """A producer of our own: the test enqueues tasks the way beat and the web app do."""
     app = Celery("coach-test", broker=pg_settings.effective_broker_url)
+    app.conf.broker_transport_options = {"global_keyprefix": pg_settings.redis_key_prefix}
     yield app
     app.close()
 
