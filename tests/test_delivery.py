@@ -162,6 +162,27 @@ def test_a_lost_send_task_is_enqueued_again(settings, factory, published):
     assert run_sweep(DUE + timedelta(minutes=9), settings, again.extend)["requeued"] == 0
     assert run_sweep(DUE + timedelta(minutes=11), settings, again.extend)["requeued"] == 1
     assert again == ids
+    assert run_sweep(DUE + timedelta(minutes=12), settings, again.extend)["requeued"] == 0, \
+        "enqueued again a minute ago: not flooded with copies while the queue is slow"
+    assert run_sweep(DUE + timedelta(minutes=22), settings, again.extend)["requeued"] == 1
+
+
+def test_everything_a_lost_broker_held_goes_back_in_one_pass_in_send_batches(
+    settings, factory, published
+):
+    """The broker restarted empty with far more rows queued than a sweep batch: one pass of
+    housekeeping hands them all back, in send-batch chunks, not 500 a minute."""
+    many = 1_234
+    for number in range(many):
+        enrol(factory, START, email=f"p{number}@example.org")
+    lost: list[int] = []
+    run_sweep(DUE, settings, lost.extend)  # planned, and their tasks lost with the broker
+    assert len(lost) == many > settings.sweep_batch_size
+    batches: list[list[int]] = []
+    result = run_sweep(DUE + timedelta(minutes=11), settings, batches.append)
+    assert result["requeued"] == many
+    assert sorted(i for batch in batches for i in batch) == sorted(lost)
+    assert max(len(batch) for batch in batches) == settings.send_batch_size
 
 
 def test_one_broken_enrolment_does_not_hold_up_the_others(settings, factory, published):

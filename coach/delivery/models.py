@@ -46,4 +46,7 @@ class Delivery(Base):
     attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     send_after: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a deferral or a retry
+    # When housekeeping last handed it to a send task again (NULL: only when it was planned),
+    # so a row still waiting behind a slow queue is not enqueued again every minute.
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

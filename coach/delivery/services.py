@@ -325,13 +325,22 @@ def mark_stale_sending(session: Session, now: datetime, older_than: timedelta) -
 
 
 def due_queued(session: Session, now: datetime, lost_after: timedelta, limit: int) -> list[int]:
-    """Queued rows to enqueue again: a retry or deferral whose time has come, or a row whose
-    send task was lost (still queued long after it was planned)."""
-    return list(session.scalars(
+    """Queued rows to enqueue again, stamped ``enqueued_at``: a retry or deferral whose time
+    has come, or a row whose send task was lost (still queued long after it was planned or
+    last enqueued: the broker lost its queue, say). A row enqueued again waits another
+    ``lost_after`` before the next time, so a slow queue is not flooded with copies."""
+    handed = func.coalesce(Delivery.enqueued_at, Delivery.send_after, Delivery.created_at)
+    ids = list(session.scalars(
         select(Delivery.id)
         .where(Delivery.status == QUEUED, or_(
-            Delivery.send_after <= now,
-            and_(Delivery.send_after.is_(None), Delivery.created_at < now - lost_after),
+            # a retry or deferral whose time has come, not enqueued since
+            and_(Delivery.send_after <= now, or_(Delivery.enqueued_at.is_(None),
+                                                 Delivery.enqueued_at < Delivery.send_after)),
+            # lost: still here long after it was planned, due, or last enqueued
+            handed < now - lost_after,
         ))
         .order_by(Delivery.id).limit(limit)
     ))
+    if ids:
+        session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(enqueued_at=now))
+    return ids

@@ -13,6 +13,9 @@ from coach.settings import Settings
 
 STALE_SENDING = timedelta(minutes=10)
 LOST_AFTER = timedelta(minutes=10)  # longer than a busy queue takes to drain
+# Rows one housekeeping pass enqueues again, in send-batch chunks: after a broker lost its
+# queue, everything waiting goes back in one pass, not a sweep batch a minute.
+MAX_REQUEUED_PER_PASS = 100_000
 
 
 def run_sweep(
@@ -41,7 +44,7 @@ def _housekeeping(
 ) -> tuple[int, list[int]]:
     with factory.begin() as session:
         unknown = mark_stale_sending(session, now, STALE_SENDING)
-        lost = due_queued(session, now, LOST_AFTER, settings.sweep_batch_size)
+        lost = due_queued(session, now, LOST_AFTER, MAX_REQUEUED_PER_PASS)
     return unknown, lost
 
 
