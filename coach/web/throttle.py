@@ -25,6 +25,7 @@ from coach.settings import Settings
 
 log = logging.getLogger(__name__)
 KIB = 1024
+MAX_UPLOAD = 1024 * KIB  # a programme folder as a zip, uploaded as a draft
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ def rules(settings: Settings) -> list[Rule]:
         Rule("/hooks/", "webhooks", hooks, max_body=64 * KIB),
         Rule("/unsubscribe/", "unsubscribe", parse(settings.rate_limit_unsubscribe),
              max_body=4 * KIB, methods=frozenset({"GET", "POST"})),
+        Rule("/admin/programmes/", "forms", pages, max_body=MAX_UPLOAD + 64 * KIB),
         Rule("/", "forms", pages, max_body=256 * KIB),
     ]
 
