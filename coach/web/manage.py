@@ -23,7 +23,7 @@ from coach.scheduling import manage
 from coach.scheduling.enrol import current_enrolment
 from coach.scheduling.optin import send_manage_link
 from coach.subscribers.addresses import BadAddress, channel_and_address
-from coach.subscribers.links import MANAGE_FOR, read_link_token
+from coach.subscribers.links import ERASE_FOR, MANAGE_FOR, read_link_token
 from coach.subscribers.models import CHANNELS, Subscriber
 from coach.subscribers.services import LANGUAGES
 from coach.web.choices import LANGUAGE_NAMES, time_zones
@@ -45,30 +45,21 @@ Change = Callable[[Session, Subscriber, FormData, datetime], Done]
 
 
 def routes(web: Web) -> list[Route]:
-    def person(request: Request) -> int | Response:
-        """The subscriber id a manage link names, or the page to show instead."""
-        link = read_link_token(web.settings.secret_key, "manage", request.path_params["token"])
-        if link is None:
-            return _page(web, request, "site/link_invalid.html", {}, 404)
-        if link.expired(web.now(), MANAGE_FOR):
-            return _page(web, request, "site/link_expired.html", {}, 410)
-        return link.ident
-
     async def show(request: Request, error: str | None = None) -> Response:
-        found = person(request)
+        found = linked(web, request)
         if isinstance(found, Response):
             return found
         view = await run_in_threadpool(_overview, web, found)
         if view is None:
-            return _page(web, request, "site/link_invalid.html", {}, 404)
+            return page(web, request, "site/link_invalid.html", {}, 404)
         done = DONE.get(request.query_params.get("done", ""))
-        return _page(web, request, "site/manage.html", {
+        return page(web, request, "site/manage.html", {
             **view, "token": request.path_params["token"], "error": error, "done": done,
         }, 400 if error else 200)
 
     def action(change: Change) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
-            found = person(request)
+            found = linked(web, request)
             if isinstance(found, Response):
                 return found
             form = await request.form()
@@ -77,7 +68,7 @@ def routes(web: Web) -> list[Route]:
             except manage.ManageError as error:
                 return await show(request, _sentence(str(error)))
             if done is None:
-                return _page(web, request, "site/link_invalid.html", {}, 404)
+                return page(web, request, "site/link_invalid.html", {}, 404)
             code, ids = done
             if ids:
                 web.enqueue(ids)
@@ -86,7 +77,7 @@ def routes(web: Web) -> list[Route]:
         return endpoint
 
     async def ask_for_link(request: Request) -> Response:
-        return _page(web, request, "site/send_link.html", {})
+        return page(web, request, "site/send_link.html", {})
 
     async def send_link(request: Request) -> Response:
         form = await request.form()
@@ -94,14 +85,14 @@ def routes(web: Web) -> list[Route]:
         try:
             _, address = channel_and_address(given)
         except (BadAddress, ValueError):
-            return _page(web, request, "site/send_link.html", {
+            return page(web, request, "site/send_link.html", {
                 "error": "Give the email address or mobile number you subscribed with, "
                          "for example sam@example.org or +44 7911 123456.",
                 "address": given}, 400)
         ids = await run_in_threadpool(_send_link, web, address)
         if ids:
             web.enqueue(ids)
-        return _page(web, request, "site/send_link.html", {"done": DONE["link-sent"]})
+        return page(web, request, "site/send_link.html", {"done": DONE["link-sent"]})
 
     return [
         Route("/manage", ask_for_link, methods=["GET"]),
@@ -115,9 +106,24 @@ def routes(web: Web) -> list[Route]:
     ]
 
 
-def _page(web: Web, request: Request, template: str, values: dict[str, Any],
-          status: int = 200) -> Response:
-    return web.pages.TemplateResponse(request, template, values, status_code=status)
+def linked(web: Web, request: Request, purpose: str = "manage") -> int | Response:
+    """The subscriber id the path's signed link names, or the page to show instead: a forged
+    link shows nothing, an expired one offers a fresh one."""
+    lifetime = ERASE_FOR if purpose == "erase" else MANAGE_FOR
+    link = read_link_token(web.settings.secret_key, purpose, request.path_params["token"])
+    if link is None:
+        return page(web, request, "site/link_invalid.html", {}, 404)
+    if link.expired(web.now(), lifetime):
+        return page(web, request, "site/link_expired.html", {}, 410)
+    return link.ident
+
+
+def page(web: Web, request: Request, template: str, values: dict[str, Any],
+         status: int = 200) -> Response:
+    """A subscriber's own page: never kept by a shared cache (it shows their details)."""
+    response = web.pages.TemplateResponse(request, template, values, status_code=status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _sentence(error: str) -> str:

@@ -18,9 +18,9 @@ from starlette.routing import Route
 from coach.privacy.erase import erase_subscriber
 from coach.privacy.export import export_subscriber
 from coach.scheduling.optin import send_erase_link
-from coach.subscribers.links import ERASE_FOR, MANAGE_FOR, read_link_token
 from coach.subscribers.models import Subscriber
 from coach.web.context import Web
+from coach.web.manage import linked, page
 
 SECTIONS = (
     ("consents", "Consents"), ("enrolments", "Programmes"), ("messages", "Messages we sent"),
@@ -31,69 +31,62 @@ SECTIONS = (
 
 
 def routes(web: Web) -> list[Route]:
-    def linked(request: Request, purpose: str = "manage") -> int | Response:
-        lifetime = MANAGE_FOR if purpose == "manage" else ERASE_FOR
-        link = read_link_token(web.settings.secret_key, purpose, request.path_params["token"])
-        if link is None:
-            return _page(web, request, "site/link_invalid.html", {}, 404)
-        if link.expired(web.now(), lifetime):
-            return _page(web, request, "site/link_expired.html", {}, 410)
-        return link.ident
-
-    async def data(request: Request) -> Response:
-        found = linked(request)
+    async def exported(request: Request) -> dict[str, Any] | Response:
+        found = linked(web, request)
         if isinstance(found, Response):
             return found
         export = await run_in_threadpool(_export, web, found)
-        if export is None:
-            return _page(web, request, "site/link_invalid.html", {}, 404)
-        return _page(web, request, "site/data.html", {
+        return page(web, request, "site/link_invalid.html", {}, 404) if export is None \
+            else export
+
+    async def data(request: Request) -> Response:
+        export = await exported(request)
+        if isinstance(export, Response):
+            return export
+        return page(web, request, "site/data.html", {
             "export": export, "sections": SECTIONS, "token": request.path_params["token"]})
 
     async def data_json(request: Request) -> Response:
-        found = linked(request)
-        if isinstance(found, Response):
-            return found
-        export = await run_in_threadpool(_export, web, found)
-        if export is None:
-            return _page(web, request, "site/link_invalid.html", {}, 404)
+        export = await exported(request)
+        if isinstance(export, Response):
+            return export
         return Response(json.dumps(export, ensure_ascii=False, indent=2),
                         media_type="application/json", headers={
                             "Content-Disposition": 'attachment; filename="coach-my-data.json"',
                             "Cache-Control": "no-store"})
 
     async def ask_erase(request: Request) -> Response:
-        found = linked(request)
+        found = linked(web, request)
         if isinstance(found, Response):
             return found
-        return _page(web, request, "site/erase_ask.html", {"token": request.path_params["token"]})
+        return page(web, request, "site/erase_ask.html", {"token": request.path_params["token"]})
 
     async def send_final_link(request: Request) -> Response:
-        found = linked(request)
+        found = linked(web, request)
         if isinstance(found, Response):
             return found
         sent = await run_in_threadpool(_send_final_link, web, found)
         if sent is None:
-            return _page(web, request, "site/link_invalid.html", {}, 404)
+            return page(web, request, "site/link_invalid.html", {}, 404)
         ids, channel = sent
         if ids:
             web.enqueue(ids)
-        return _page(web, request, "site/erase_sent.html", {"channel": channel})
+        return page(web, request, "site/erase_sent.html", {"channel": channel})
 
     async def final(request: Request) -> Response:
-        found = linked(request, "erase")
+        found = linked(web, request, "erase")
         if isinstance(found, Response):
             return found
         live = await run_in_threadpool(_is_live, web, found)
         template = "site/erase_final.html" if live else "site/erase_done.html"
-        return _page(web, request, template, {"token": request.path_params["token"]})
+        return page(web, request, template, {"token": request.path_params["token"]})
 
     async def erase(request: Request) -> Response:
-        found = linked(request, "erase")
+        found = linked(web, request, "erase")
         if isinstance(found, Response):
             return found
         await run_in_threadpool(_erase, web, found)
-        return _page(web, request, "site/erase_done.html", {})
+        return page(web, request, "site/erase_done.html", {})
 
     return [
         Route("/manage/{token}/data", data, methods=["GET"]),
@@ -103,13 +96,6 @@ def routes(web: Web) -> list[Route]:
         Route("/erase/{token}", final, methods=["GET"]),
         Route("/erase/{token}", erase, methods=["POST"]),
     ]
-
-
-def _page(web: Web, request: Request, template: str, values: dict[str, Any],
-          status: int = 200) -> Response:
-    response = web.pages.TemplateResponse(request, template, values, status_code=status)
-    response.headers["Cache-Control"] = "no-store"  # people's words: not for shared caches
-    return response
 
 
 def _live(session: Any, subscriber_id: int) -> Subscriber | None:
