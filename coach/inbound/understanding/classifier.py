@@ -20,15 +20,20 @@ from coach.inbound.understanding.normalise import plain_words
 
 
 def features(normalised: str) -> set[str]:
-    """Words, word pairs, and the concepts of :mod:`.concepts` with their order ("want" before
-    "die", "partner" before "violent" before "self"). Concepts carry what is learnt from one
-    phrasing to another: in cross-validation over train + dev they raised risk recall at 10%
-    false alarms from 0.79 to 0.91 and the category's agreement from 0.75 to 0.91; letter
-    3–5-grams (tried) only added noise once concepts were there."""
+    """Words, word pairs, the concepts of :mod:`.concepts` with their order ("want" before
+    "die", "partner" before "violent" before "self"), and the letter trigrams of each word
+    ("<ki", "kil", "ill", "ll>"). Concepts carry what is learnt from one phrasing to another: in
+    cross-validation over train + dev they raised risk recall at 10% false alarms from 0.79 to
+    0.91. Trigrams carry it across spellings, typos and inflections ("matarme", "matarse";
+    "suicidal", "sucidal"): with the corpus's second batch they raised recall on the fresh set
+    from 0.914 to 0.931 at fewer false alarms (6.7% to 6.4%), cross-validation unchanged."""
     words = plain_words(normalised)
     found = {f"w:{word}" for word in words}
     found.update(f"b:{a} {b}" for a, b in pairwise(words))
     found |= concept_features(words)
+    for word in words:
+        padded = f"<{word}>"
+        found.update(f"c:{padded[i:i + 3]}" for i in range(len(padded) - 2))
     return found
 
 
@@ -75,7 +80,7 @@ class Classifier:
         return self.risk.probabilities(found), self.category.probabilities(found)
 
     def as_json(self) -> dict[str, object]:
-        return {"name": self.name, "features": "words, word pairs, concepts",
+        return {"name": self.name, "features": "words, word pairs, concepts, letter trigrams",
                 "risk": self.risk.as_json(), "category": self.category.as_json()}
 
 
