@@ -130,7 +130,8 @@ def _sentence(error: str) -> str:
     return error[:1].upper() + error[1:] + ("" if error.endswith(".") else ".")
 
 
-def _live(session: Session, subscriber_id: int) -> Subscriber | None:
+def live_subscriber(session: Session, subscriber_id: int) -> Subscriber | None:
+    """The subscriber, unless their data was erased (their links then show nothing)."""
     subscriber = session.get(Subscriber, subscriber_id)
     return subscriber if subscriber is not None and subscriber.erased_at is None else None
 
@@ -138,7 +139,7 @@ def _live(session: Session, subscriber_id: int) -> Subscriber | None:
 def _overview(web: Web, subscriber_id: int) -> dict[str, Any] | None:
     now = web.now()
     with web.factory() as session:
-        subscriber = _live(session, subscriber_id)
+        subscriber = live_subscriber(session, subscriber_id)
         if subscriber is None:
             return None
         enrolment = current_enrolment(session, subscriber.id)
@@ -161,7 +162,7 @@ def _change(web: Web, subscriber_id: int, change: Change, form: FormData
     """Run one change in its own transaction: what was done, and outbox ids to send."""
     now = web.now()
     with web.factory.begin() as session:
-        subscriber = _live(session, subscriber_id)
+        subscriber = live_subscriber(session, subscriber_id)
         return None if subscriber is None else change(session, subscriber, form, now)
 
 

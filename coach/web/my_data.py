@@ -18,9 +18,8 @@ from starlette.routing import Route
 from coach.privacy.erase import erase_subscriber
 from coach.privacy.export import export_subscriber
 from coach.scheduling.optin import send_erase_link
-from coach.subscribers.models import Subscriber
 from coach.web.context import Web
-from coach.web.manage import linked, page
+from coach.web.manage import linked, live_subscriber, page
 
 SECTIONS = (
     ("consents", "Consents"), ("enrolments", "Programmes"), ("messages", "Messages we sent"),
@@ -98,25 +97,20 @@ def routes(web: Web) -> list[Route]:
     ]
 
 
-def _live(session: Any, subscriber_id: int) -> Subscriber | None:
-    subscriber = session.get(Subscriber, subscriber_id)
-    return subscriber if subscriber is not None and subscriber.erased_at is None else None
-
-
 def _is_live(web: Web, subscriber_id: int) -> bool:
     with web.factory() as session:
-        return _live(session, subscriber_id) is not None
+        return live_subscriber(session, subscriber_id) is not None
 
 
 def _export(web: Web, subscriber_id: int) -> dict[str, Any] | None:
     with web.factory() as session:
-        subscriber = _live(session, subscriber_id)
+        subscriber = live_subscriber(session, subscriber_id)
         return export_subscriber(session, subscriber) if subscriber else None
 
 
 def _send_final_link(web: Web, subscriber_id: int) -> tuple[list[int], str | None] | None:
     with web.factory.begin() as session:
-        subscriber = _live(session, subscriber_id)
+        subscriber = live_subscriber(session, subscriber_id)
         if subscriber is None:
             return None
         return send_erase_link(session, subscriber, web.now(), web.settings)
@@ -124,6 +118,6 @@ def _send_final_link(web: Web, subscriber_id: int) -> tuple[list[int], str | Non
 
 def _erase(web: Web, subscriber_id: int) -> None:
     with web.factory.begin() as session:
-        subscriber = _live(session, subscriber_id)
+        subscriber = live_subscriber(session, subscriber_id)
         if subscriber is not None:  # a second press finds nothing left to erase
             erase_subscriber(session, subscriber, web.now(), web.settings.secret_key)
