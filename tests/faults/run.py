@@ -1,0 +1,139 @@
+"""One fault scenario's run: a few hundred people due at one moment, real worker processes that
+a test may kill, sweeps enqueued through a producer at chosen moments, and the ledger."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from celery import Celery
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from coach.db import session_factory
+from coach.delivery.models import QUEUED, SENDING, Delivery
+from coach.programmes.services import publish_missing_builtins
+from coach.scheduling.models import Enrolment
+from coach.scheduling.services import LOST_AFTER, STALE_SENDING
+from coach.settings import PROJECT_ROOT, Settings
+from tests.conftest import PROGRAMMES, START
+from tests.faults.ledger import Ledger, check
+from tests.helpers import enrol, reply
+from tests.integration.conftest import Worker, wait_until
+
+PEOPLE = 300
+DUE = START + timedelta(hours=9, minutes=30)  # 18:30 in London: everyone's welcome is due
+# Housekeeping's next pass that sees both a stale sender and a lost task.
+RECOVERY = DUE + max(STALE_SENDING, LOST_AFTER) + timedelta(minutes=1)
+# Some people's quiet hours start between DUE and RECOVERY: what recovery sends them waits.
+EARLY_QUIET = "18:35"
+
+
+class FaultWorker(Worker):
+    """The integration suite's worker, in its own process group: ``kill`` takes the pool
+    processes with the main one, as a machine or container dying would."""
+
+    def __init__(self, settings: Settings, log: Path, concurrency: int = 2):
+        self.settings, self.log = settings, log
+        command = [sys.executable, "-m", "celery", "-A", "tasks.app", "worker",
+                   "--pool=prefork", f"--concurrency={concurrency}", "--loglevel=INFO",
+                   "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        self.output = log.open("w")
+        self.process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=os.environ.copy(),
+                                        stdout=self.output, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        self._wait_for("ready.")
+
+    def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        os.killpg(self.process.pid, sig)
+        self.process.wait(timeout=60)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=60)
+        _kill_group(self.process.pid)
+        self.output.close()
+
+
+def _kill_group(pid: int) -> None:
+    """Pool processes orphaned by a killed main process go with it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+class FaultRun:
+    def __init__(self, settings: Settings, client: Celery, tmp_path: Path):
+        self.settings, self.client, self.tmp_path = settings, client, tmp_path
+        self.factory: sessionmaker[Session] = session_factory(settings.effective_database_url)
+        self.workers: list[FaultWorker] = []
+        self.started = time.monotonic()
+        with self.factory.begin() as session:
+            publish_missing_builtins(session, PROGRAMMES)
+
+    def populate(self, people: int = PEOPLE, opt_outs: int = 5) -> None:
+        """Half on email, half on SMS, all in London with their welcome due at DUE; one in ten
+        with quiet hours from EARLY_QUIET; the first ``opt_outs`` say STOP before it is due."""
+        for number in range(people):
+            form = ({"email": f"person{number}@example.org"} if number % 2 == 0 else
+                    {"email": "", "phone": f"+4479111{number:05d}"})
+            if number % 10 == 3:
+                form["quiet_start"] = EARLY_QUIET
+            enrol(self.factory, START, **form)
+        for number in range(0, 2 * opt_outs, 2):
+            reply(self.factory, self.settings, f"person{number}@example.org", "STOP",
+                  DUE - timedelta(hours=1))
+
+    def start_worker(self, concurrency: int = 2) -> FaultWorker:
+        log = self.tmp_path / f"worker-{len(self.workers)}.log"
+        started = FaultWorker(self.settings, log, concurrency)
+        self.workers.append(started)
+        return started
+
+    def stop_workers(self) -> None:
+        for started in self.workers:
+            started.stop()
+
+    def sweep(self, now: datetime) -> None:
+        self.client.send_task("coach.sweep", kwargs={"now": now.isoformat()})
+
+    def sent_lines(self) -> int:
+        path = self.settings.effective_outbox_file
+        return path.read_bytes().count(b"\n") if path.exists() else 0
+
+    def wait_for_lines(self, count: int, timeout: float = 60) -> int:
+        """Wait for the channel to have seen ``count`` messages: the moment to strike."""
+        return int(wait_until(lambda: (n := self.sent_lines()) >= count and n,
+                              timeout=timeout, every=0.005))
+
+    def settled(self, now: datetime) -> bool:
+        """Nothing due at ``now`` is left to plan or to send (deferred rows may wait)."""
+        with self.factory() as session:
+            due = session.scalar(select(func.count(Enrolment.id))
+                                 .where(Enrolment.next_due_at <= now))
+            busy = session.scalar(select(func.count(Delivery.id)).where(
+                or_(Delivery.status == SENDING,
+                    (Delivery.status == QUEUED)
+                    & or_(Delivery.send_after.is_(None), Delivery.send_after <= now))))
+        return due == 0 and busy == 0
+
+    def wait_settled(self, now: datetime, timeout: float = 120) -> float:
+        """Wait until settled; returns the seconds it took."""
+        began = time.monotonic()
+        wait_until(lambda: self.settled(now), timeout=timeout, every=0.1)
+        return time.monotonic() - began
+
+    def statuses(self) -> Counter[str]:
+        with self.factory() as session:
+            return Counter(session.scalars(select(Delivery.status)))
+
+    def ledger(self, end: datetime) -> Ledger:
+        return check(self.factory, self.settings.effective_outbox_file, end)
+
+    def worker_logs(self) -> str:
+        return "".join(w.log.read_text() for w in self.workers)
