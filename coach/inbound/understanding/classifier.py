@@ -1,4 +1,5 @@
-"""Layer 3: a statistical classifier over the words, word pairs and concepts of a reply.
+"""Layer 3: a statistical classifier over the words, word pairs, concepts and letter trigrams
+of a reply.
 
 Two linear models share one feature set: ``risk`` (none, concern, urgent) and ``category``
 (the five risk categories, trained on risk replies only). The shipped weights are a logistic
