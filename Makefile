@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install lint bench services browser peers clean
+.PHONY: run test install lint bench faults services browser peers clean
 
 run: install  ## web + worker + beat on the embedded default (SQLite, no services needed)
 	$(BIN)/coach run
@@ -34,6 +34,9 @@ peers:  ## Prism (npm, into .peers/), which serves Twilio's API spec to the test
 
 bench: install services  ## throughput and sweep cost on PostgreSQL + Redis (see bench/README.md)
 	$(BIN)/python -m bench
+
+faults: install services  ## the fault suite: kill, stop, flush, disconnect; prints each ledger
+	COACH_FAULTS=1 CI=$${CI:-} $(BIN)/pytest tests/faults
 
 clean:
 	rm -rf $(VENV) .peers var .pytest_cache .ruff_cache .mypy_cache

@@ -3,14 +3,17 @@ a test may kill, sweeps enqueued through a producer at chosen moments, and the l
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import redis
 from celery import Celery
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,24 +33,37 @@ PEOPLE = 300
 DUE = START + timedelta(hours=9, minutes=30)  # 18:30 in London: everyone's welcome is due
 # Housekeeping's next pass that sees both a stale sender and a lost task.
 RECOVERY = DUE + max(STALE_SENDING, LOST_AFTER) + timedelta(minutes=1)
+# The next morning, after everyone's quiet hours: what was deferred goes now.
+MORNING = START + timedelta(hours=23, minutes=5)
 # Some people's quiet hours start between DUE and RECOVERY: what recovery sends them waits.
 EARLY_QUIET = "18:35"
+
+
+RECEIVED = re.compile(r"Task \S+\[([^\]]+)\] received")
+ENDED = re.compile(r"Task \S+\[([^\]]+)\] (?:succeeded|raised|retry)")
 
 
 class FaultWorker(Worker):
     """The integration suite's worker, in its own process group: ``kill`` takes the pool
     processes with the main one, as a machine or container dying would."""
 
-    def __init__(self, settings: Settings, log: Path, concurrency: int = 2):
+    def __init__(self, settings: Settings, log: Path, concurrency: int = 2,
+                 env: dict[str, str] | None = None):
         self.settings, self.log = settings, log
         command = [sys.executable, "-m", "celery", "-A", "tasks.app", "worker",
                    "--pool=prefork", f"--concurrency={concurrency}", "--loglevel=INFO",
                    "--without-gossip", "--without-mingle", "--without-heartbeat"]
         self.output = log.open("w")
-        self.process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=os.environ.copy(),
+        self.process = subprocess.Popen(command, cwd=PROJECT_ROOT,
+                                        env={**os.environ, **(env or {})},
                                         stdout=self.output, stderr=subprocess.STDOUT,
                                         start_new_session=True)
         self._wait_for("ready.")
+
+    def idle(self) -> bool:
+        """Every task this worker received has ended: succeeded, raised, or set to retry."""
+        log = self.log.read_text()
+        return Counter(RECEIVED.findall(log)) == Counter(ENDED.findall(log))
 
     def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
         os.killpg(self.process.pid, sig)
@@ -65,6 +81,15 @@ def _kill_group(pid: int) -> None:
     """Pool processes orphaned by a killed main process go with it."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The broker's queue and unacknowledged messages, and the rows being sent, at a moment."""
+
+    queue: int
+    unacked: int
+    sending: set[int]
 
 
 class FaultRun:
@@ -89,9 +114,10 @@ class FaultRun:
             reply(self.factory, self.settings, f"person{number}@example.org", "STOP",
                   DUE - timedelta(hours=1))
 
-    def start_worker(self, concurrency: int = 2) -> FaultWorker:
+    def start_worker(self, concurrency: int = 2, **env: str) -> FaultWorker:
+        """A worker; ``env`` adds settings of its own (COACH_SEND_BATCH_SIZE=...)."""
         log = self.tmp_path / f"worker-{len(self.workers)}.log"
-        started = FaultWorker(self.settings, log, concurrency)
+        started = FaultWorker(self.settings, log, concurrency, env)
         self.workers.append(started)
         return started
 
@@ -127,6 +153,45 @@ class FaultRun:
         began = time.monotonic()
         wait_until(lambda: self.settled(now), timeout=timeout, every=0.1)
         return time.monotonic() - began
+
+    def quiesce(self, dead: "Snapshot | None" = None, timeout: float = 120) -> None:
+        """Wait until the live workers have done all they were given: the queue is empty,
+        nothing is unacknowledged but what ``dead`` workers held, and every task a live worker
+        received has ended (or is set to retry, its new message unacknowledged until it runs).
+
+        Needed before a housekeeping sweep at a simulated later moment: sends are stamped with
+        the moment they were planned, so housekeeping would take a live sender's rows for a
+        dead one's (in production the clock moves for both)."""
+        held = dead.unacked if dead else 0
+
+        def quiet() -> bool:
+            now = self.snapshot()
+            return (now.queue == 0 and now.unacked <= held
+                    and all(w.idle() for w in self.workers if w.process.poll() is None))
+
+        wait_until(quiet, timeout=timeout, every=0.1)
+
+    def snapshot(self) -> "Snapshot":
+        broker = redis.Redis.from_url(self.settings.effective_broker_url)
+        prefix = self.settings.redis_key_prefix
+        with self.factory() as session:
+            sending = set(session.scalars(select(Delivery.id)
+                                          .where(Delivery.status == SENDING)))
+        return Snapshot(int(broker.llen(f"{prefix}celery")),  # type: ignore[arg-type]
+                        int(broker.hlen(f"{prefix}unacked")), sending)  # type: ignore[arg-type]
+
+    def next_morning(self) -> Ledger:
+        """Sweep the next morning and return the ledger then: what recovery deferred to the
+        end of someone's quiet hours must have gone, once."""
+        self.sweep(MORNING)
+        self.wait_settled(MORNING)
+        return self.ledger(MORNING)
+
+    def assert_next_morning_clean(self, unknown: int) -> None:
+        """The next morning nothing is deferred any more, and nothing else changed."""
+        morning = self.next_morning()
+        assert morning.duplicated == 0 and morning.lost == 0 and morning.problems == [], morning
+        assert morning.deferred == 0 and morning.unknown == unknown, morning
 
     def statuses(self) -> Counter[str]:
         with self.factory() as session:
