@@ -39,8 +39,7 @@ MORNING = START + timedelta(hours=23, minutes=5)
 EARLY_QUIET = "18:35"
 
 
-RECEIVED = re.compile(r"Task \S+\[([^\]]+)\] received")
-ENDED = re.compile(r"Task \S+\[([^\]]+)\] (?:succeeded|raised|retry)")
+TASK_EVENT = re.compile(r"Task \S+\[([^\]]+)\] (received|succeeded|raised|retry)")
 
 
 class FaultWorker(Worker):
@@ -61,9 +60,18 @@ class FaultWorker(Worker):
         self._wait_for("ready.")
 
     def idle(self) -> bool:
-        """Every task this worker received has ended: succeeded, raised, or set to retry."""
-        log = self.log.read_text()
-        return Counter(RECEIVED.findall(log)) == Counter(ENDED.findall(log))
+        """Every task this worker received has since ended: succeeded, raised, or was set to
+        retry (a task received again after its pool process was lost must end again)."""
+        last: dict[str, str] = {}
+        for task_id, event in TASK_EVENT.findall(self.log.read_text()):
+            last[task_id] = event
+        return all(event != "received" for event in last.values())
+
+    def pool_pids(self) -> list[int]:
+        """The pool processes: the main process's children (Linux's /proc)."""
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return [int(child) for child in children]
 
     def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
         os.killpg(self.process.pid, sig)
