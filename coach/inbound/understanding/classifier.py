@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib.resources import files
 from itertools import pairwise
 
@@ -33,9 +33,20 @@ def features(normalised: str) -> set[str]:
     found.update(f"b:{a} {b}" for a, b in pairwise(words))
     found |= concept_features(words)
     for word in words:
-        padded = f"<{word}>"
-        found.update(f"c:{padded[i:i + 3]}" for i in range(len(padded) - 2))
+        found.update(_trigrams(word))
     return found
+
+
+@lru_cache(maxsize=64)
+def _features(normalised: str) -> frozenset[str]:
+    """The features of a reply, kept for the few calls that read one reply more than once."""
+    return frozenset(features(normalised))
+
+
+@lru_cache(maxsize=8192)
+def _trigrams(word: str) -> tuple[str, ...]:
+    padded = f"<{word}>"
+    return tuple(f"c:{padded[i:i + 3]}" for i in range(len(padded) - 2))
 
 
 @dataclass(frozen=True)
@@ -77,8 +88,15 @@ class Classifier:
 
     def read(self, normalised: str) -> tuple[dict[str, float], dict[str, float]]:
         """Risk and category probabilities for one normalised reply."""
-        found = features(normalised)
+        found = _features(normalised)
         return self.risk.probabilities(found), self.category.probabilities(found)
+
+    def read_risk(self, normalised: str) -> dict[str, float]:
+        """Risk probabilities alone (the category is worth reading only for a flagged reply)."""
+        return self.risk.probabilities(_features(normalised))
+
+    def read_category(self, normalised: str) -> dict[str, float]:
+        return self.category.probabilities(_features(normalised))
 
     def as_json(self) -> dict[str, object]:
         return {"name": self.name, "features": "words, word pairs, concepts, letter trigrams",

@@ -34,7 +34,8 @@ def normalise(text: str) -> str:
         text = pattern.sub(words, text)
     text = _without_accents(text).replace("'", "").replace('"', " ")
     text = CLAUSE_MARKS.sub(" . ", text)
-    text = WORD.sub(_unstretched, text)
+    if REPEATED.search(text):
+        text = WORD.sub(_unstretched, text)
     text = OTHER_MARKS.sub(" ", text)
     tokens = _spelled_out(text.split(), table)
     return " ".join(_tidy_clauses(tokens))

@@ -54,7 +54,7 @@ def _corroborated(normalised: str, classifier: Classifier, thresholds: Threshold
     """A match of a pattern written phrase by phrase (not over concepts) counts when the
     classifier sees some risk in the reply too: those patterns were written from train and dev
     and, alone, raised false alarms on the fresh set more than they raised recall."""
-    risk, _ = classifier.read(normalised)
+    risk = classifier.read_risk(normalised)
     return risk["concern"] + risk["urgent"] >= thresholds.corroborate
 
 
@@ -85,11 +85,14 @@ def _lowered(normalised: str, chosen: Pattern, lists: list[WordList]) -> bool:
 
 def _from_classifier(normalised: str, lists: list[WordList], classifier: Classifier,
                      thresholds: Thresholds) -> Risk:
-    risk, category = classifier.read(normalised)
+    risk = classifier.read_risk(normalised)
     flagged = risk["concern"] + risk["urgent"]
+    if flagged < min(thresholds.flag, thresholds.flag_after_trap):
+        return NO_RISK  # most replies: no need to look for traps
     trapped = any(trap.search(normalised) for wl in lists for trap in wl.traps)
     if flagged < (thresholds.flag_after_trap if trapped else thresholds.flag):
         return NO_RISK
+    category = classifier.read_category(normalised)
     level = "urgent" if risk["urgent"] >= thresholds.urgent * flagged else "concern"
     best = max(category, key=category.__getitem__)
     return Risk(level, best, (f"classifier: {level} {flagged:.2f}, {best} {category[best]:.2f}",))

@@ -31,8 +31,11 @@ class Pattern:
     intent: str | None = None
     reason: str = ""
     softens: tuple[str, ...] = ()  # for a softener: the risk categories whose matches it undoes
+    guard: re.Pattern[str] | None = None  # a cheap test the reply must pass first (speed only)
 
     def search(self, normalised: str) -> bool:
+        if self.guard is not None and self.guard.search(normalised) is None:
+            return False
         return self.regex.search(normalised) is not None
 
     def describe(self) -> str:
@@ -84,4 +87,5 @@ def _pattern(language: str, entry: dict[str, Any]) -> Pattern:
         level=entry.get("level", "none"), category=entry.get("category"),
         intent=entry.get("intent"), reason=entry.get("reason", ""),
         softens=tuple(entry.get("softens", ())),
+        guard=re.compile(entry["guard"]) if "guard" in entry else None,
     )
