@@ -40,7 +40,7 @@ CONCEPT = "concept/"  # the word-list patterns written over concepts
 def assess(normalised: str, lists: list[WordList], classifier: Classifier | None,
            thresholds: Thresholds) -> Risk:
     hits = [pattern for wl in lists for pattern in wl.risk if pattern.search(normalised)]
-    softened = _softened(normalised, lists)
+    softened = _softened(normalised, lists) if hits else set()
     kept = [hit for hit in hits if hit.category not in softened]
     if kept and (classifier is None or any(hit.name.startswith(CONCEPT) for hit in kept)
                  or _corroborated(normalised, classifier, thresholds)):
