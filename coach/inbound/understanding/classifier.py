@@ -56,12 +56,13 @@ class LinearModel:
     weights: Mapping[str, tuple[float, ...]]
 
     def probabilities(self, found: Iterable[str]) -> dict[str, float]:
-        scores = list(self.bias)
-        for feature in found:
-            row = self.weights.get(feature)
-            if row is not None:
-                for i, weight in enumerate(row):
-                    scores[i] += weight
+        rows = [row for row in map(self.weights.get, found) if row is not None]
+        # column sums in C (zip and sum), not a Python loop per feature and class
+        if not rows:
+            scores = list(self.bias)
+        else:
+            columns = zip(*rows, strict=True)
+            scores = [b + sum(column) for b, column in zip(self.bias, columns, strict=True)]
         top = max(scores)
         exps = [math.exp(score - top) for score in scores]
         total = sum(exps)
