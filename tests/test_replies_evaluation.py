@@ -12,13 +12,13 @@ from coach.inbound.understanding.evaluation import Report, evaluate
 
 # Measured with: coach replies evaluate --split test
 FLOOR: dict[str, tuple[str, float]] = {
-    "risk recall": (">=", 0.85),
-    "risk recall, worst category": (">=", 0.83),
-    "risk recall, worst language": (">=", 0.83),
-    "false alarms": ("<=", 0.08),
-    "opt-out recall": (">=", 0.83),
+    "risk recall": (">=", 0.90),
+    "risk recall, worst category": (">=", 0.87),
+    "risk recall, worst language": (">=", 0.89),
+    "false alarms": ("<=", 0.035),
+    "opt-out recall": (">=", 0.99),
     "opt-outs on look-alikes": ("<=", 0.0),
-    "free-text answers read as slower": ("<=", 0.02),
+    "free-text answers read as slower": ("<=", 0.005),
 }
 
 
@@ -31,10 +31,10 @@ def test_the_test_split_never_falls_below_todays_figures(report):
     assert report.failures(FLOOR) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 7's targets are not met yet: risk recall 0.855 of "
-                   "0.98, worst category 0.833 (sexual coercion; suicide and self-harm 0.839), "
-                   "worst language 0.839 (en; es 0.900), false alarms 0.070 of 0.03, opt-out "
-                   "recall 0.833")
+@pytest.mark.xfail(strict=True, reason="issue 7's targets are not met yet: risk recall 0.908 of "
+                   "0.98, worst category 0.875 (stalking and fear; sexual coercion 0.889), worst "
+                   "language 0.900 (es; en 0.911), false alarms 0.032 of 0.03; opt-out recall "
+                   "1.000 is met")
 def test_the_test_split_meets_the_issue_targets(report):
     assert report.failures() == []
 
