@@ -41,3 +41,20 @@ def test_a_pattern_over_concepts_expands_to_one_regular_expression():
 def test_an_unknown_concept_names_itself():
     with pytest.raises(KeyError, match="@nothing"):
         expand(r"\b@nothing\b", "en")
+
+
+def test_a_concept_as_a_trie_matches_exactly_what_its_plain_alternation_matches():
+    import re
+
+    from coach.inbound.understanding.concepts import trie_regex
+
+    entries = ["strangl*", "strike", "struck", "hit", "hits", "hitting", "hit on me", "choke*",
+               "a", "ab*"]
+    plain = re.compile("(?:" + "|".join(
+        re.escape(e[:-1]) + r"\w*" if e.endswith("*") else re.escape(e) for e in entries) + ")")
+    trie = re.compile(trie_regex(entries))
+    words = ["strangled", "strangl", "strike", "strikes", "struck", "str", "hit", "hits",
+             "hitting", "hitt", "hit on me", "hit on", "choked", "chok", "a", "ab", "abc", "b",
+             ""]
+    for word in words:
+        assert bool(trie.fullmatch(word)) == bool(plain.fullmatch(word)), word

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from itertools import combinations
+from typing import Any
 
 from coach.inbound.understanding.data import load
 
@@ -88,18 +89,38 @@ def lexicon() -> Lexicon:
 
 @cache
 def _alternations(language: str) -> dict[str, str]:
-    table = {}
-    for concept, entries in load("concepts.yaml")[language].items():
-        words = sorted(_entries(entries), key=len, reverse=True)
-        table[concept] = "(?:" + "|".join(_as_regex(word) for word in words) + ")"
-    return table
+    return {concept: trie_regex(_entries(entries))
+            for concept, entries in load("concepts.yaml")[language].items()}
 
 
 def _entries(entries: Iterable[object]) -> list[str]:
     return [str(entry) for entry in entries]
 
 
-def _as_regex(entry: str) -> str:
-    if entry.endswith("*"):
-        return re.escape(entry[:-1]) + r"\w*"
-    return re.escape(entry)
+def trie_regex(entries: Iterable[str]) -> str:
+    r"""One alternation of a concept's words (``stem*`` for a stem), with shared beginnings
+    written once: ``str(?:angl\w*|ike|uck)``. It matches exactly what the plain alternation
+    ``strangl\w*|strike|struck`` does, but the regex engine no longer tries a hundred words at
+    every position of every reply (the risk scan was most of a reply's cost)."""
+    root: dict[str, Any] = {}
+    for entry in entries:
+        stem = entry.endswith("*")
+        node = root
+        for char in entry[:-1] if stem else entry:
+            node = node.setdefault(char, {})
+        node[STEM if stem else END] = True
+    return f"(?:{_branches(root)})"
+
+
+END, STEM = "", "*"  # markers in the trie: a word ends here; a stem ends here (then \w*)
+
+
+def _branches(node: dict[str, Any]) -> str:
+    alternatives = [re.escape(char) + _branches(node[char])
+                    for char in sorted(k for k in node if k not in (END, STEM))]
+    if node.get(STEM):
+        return r"\w*" if not alternatives else f"(?:{'|'.join(alternatives)}|\\w*)"
+    if not alternatives:
+        return ""
+    body = alternatives[0] if len(alternatives) == 1 else f"(?:{'|'.join(alternatives)})"
+    return f"(?:{body})?" if node.get(END) else body
