@@ -1,6 +1,6 @@
 """The engine with a real Celery worker and beat on Redis and PostgreSQL."""
 
-import time
+import re
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -28,7 +28,16 @@ def _statuses(factory):
 
 
 def _sweep(client, now):
-    client.send_task("coach.sweep", kwargs={"now": now.isoformat()})
+    return client.send_task("coach.sweep", kwargs={"now": now.isoformat()})
+
+
+def _finished(worker, task) -> bool:
+    """The worker has run the task to its end (its own log line, not a guess at the time)."""
+    return f"[{task.id}] succeeded" in worker.log.read_text()
+
+
+def _sweeps_run(worker) -> int:
+    return len(re.findall(r"Task coach\.sweep\[[^\]]+\] succeeded", worker.log.read_text()))
 
 
 def _sweep_and_wait(client, factory, now):
@@ -99,8 +108,8 @@ def test_the_same_send_task_delivered_twice_sends_once(pg_settings, worker, clie
         client.send_task("coach.send", args=[planned, due.isoformat()])
     wait_until(lambda: _all_settled(factory, 1))
     wait_until(lambda: worker.outbox())
-    client.send_task("coach.send", args=[planned, due.isoformat()])
-    time.sleep(1.5)
+    again = client.send_task("coach.send", args=[planned, due.isoformat()])
+    wait_until(lambda: _finished(worker, again))
     assert len(worker.outbox()) == 1
     assert _statuses(factory) == [("nudge", "sent")]
 
@@ -125,9 +134,8 @@ def test_stop_then_a_due_nudge_in_the_same_minute_sends_nothing(pg_settings, wor
     enrol(factory, START)
     due = START + timedelta(hours=9, minutes=30)
     reply(factory, pg_settings, "sam@example.org", "STOP", due)
-    _sweep(client, due)
-    _sweep(client, due + timedelta(days=3))
-    time.sleep(2)
+    sweeps = [_sweep(client, due), _sweep(client, due + timedelta(days=3))]
+    wait_until(lambda: all(_finished(worker, sweep) for sweep in sweeps))
     assert _statuses(factory) == [("confirm", "sent")]
     assert [m["subject"] for m in worker.outbox()] == ["You're unsubscribed"]
 
@@ -152,5 +160,5 @@ def test_a_busy_minute_is_shared_by_helper_sweeps(pg_settings, worker, client):
     _sweep_and_wait(client, factory, START + timedelta(hours=9, minutes=30))
     with factory() as session:
         assert session.scalar(select(func.count(Delivery.id))) == 200
-    assert worker.log.read_text().count("coach.sweep[") >= 2, "a helper sweep joined in"
+    assert _sweeps_run(worker) >= 2, "a helper sweep joined in"
     assert len(worker.outbox()) == 200
