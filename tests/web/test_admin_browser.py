@@ -78,3 +78,42 @@ def test_set_a_password_sign_in_see_home_audit_and_sign_out(
     page.goto(f"{live_app}/admin/audit")
     expect(page).to_have_url(re.compile(r"/admin/login\?next=/admin/audit$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+
+
+def test_the_pages_an_author_meets_at_the_edges(
+    page: "Page", live_app: str, axe: Path, factory: sessionmaker[Session], clock: Clock
+) -> None:
+    """The code step of sign-in, two-step setup, a page not for the role, a programme that
+    does not exist, and a broken set-password link: each passes axe and fits 360 px."""
+    from tests.admin.support import PASSWORD as KNOWN
+    from tests.admin.support import Accounts
+
+    accounts = Accounts(factory, clock)
+    accounts.add("coded@example.org", "author", totp=True)
+    accounts.add("plain@example.org", "author")
+    page.goto(f"{live_app}/admin/set-password/1.1772409600.forged")
+    expect(page.get_by_role("heading", level=1)).to_have_text("This link does not work")
+    check_page(page, axe, "admin-set-password-broken")
+
+    page.goto(f"{live_app}/admin/login")
+    page.get_by_label("Email address").fill("coded@example.org")
+    page.get_by_label("Password").fill(KNOWN)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your code")
+    check_page(page, axe, "admin-login-code")
+
+    page.context.clear_cookies()
+    page.goto(f"{live_app}/admin/login")
+    page.get_by_label("Email address").fill("plain@example.org")
+    page.get_by_label("Password").fill(KNOWN)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("coach admin")
+    page.goto(f"{live_app}/admin/two-step")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Two-step sign-in")
+    check_page(page, axe, "admin-two-step")
+    page.goto(f"{live_app}/admin/accounts")
+    expect(page.get_by_role("heading", level=1)).to_have_text("This page is not for your role")
+    check_page(page, axe, "admin-forbidden")
+    page.goto(f"{live_app}/admin/programmes/nope/draft")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
+    check_page(page, axe, "admin-not-found")

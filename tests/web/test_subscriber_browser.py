@@ -83,6 +83,7 @@ def test_sign_up_confirm_and_manage_in_the_browser(
     check_page(page, axe, "erase-ask")
     page.get_by_role("button", name="Send me the final confirmation link").click()
     expect(page.get_by_role("heading", name="Check your messages")).to_be_visible()
+    check_page(page, axe, "erase-sent")
     page.goto(link_sent_to(EMAIL, "erase").replace("http://127.0.0.1:8000", live_app))
     check_page(page, axe, "erase-final")
     page.get_by_role("button", name="Erase my data now").click()
@@ -126,6 +127,7 @@ def test_expired_and_forged_links_and_the_link_form(
     check_page(page, axe, "manage-expired")
     page.goto(f"{live_app}/manage/{token[:-3]}abc")
     expect(page.get_by_role("heading", name="This link doesn't work")).to_be_visible()
+    check_page(page, axe, "link-invalid")
     page.get_by_role("link", name="Get a fresh link").click()
     check_page(page, axe, "send-link")
     page.get_by_label("Email address or mobile number").fill(EMAIL)
@@ -133,6 +135,9 @@ def test_expired_and_forged_links_and_the_link_form(
     expect(page.get_by_role("status")).to_contain_text("If that address subscribes")
     page.goto(link_sent_to(EMAIL, "manage").replace("http://127.0.0.1:8000", live_app))
     expect(page.get_by_role("heading", name="Your subscription")).to_be_visible()
+    page.goto(f"{live_app}/join/choose?hard=honesty&more=honesty&step=trust-and-care")
+    expect(page.get_by_role("status")).to_contain_text("You might start with honesty")
+    check_page(page, axe, "join-choose")
 
 
 def enrolment_of_email(factory: sessionmaker[Session]) -> int:
