@@ -101,6 +101,23 @@ def page(chromium: Path, live_app: str) -> "Iterator[Page]":
     assert outside == [], f"the page asked for outside resources: {outside}"
 
 
+def fits(page: "Page", width: int) -> None:
+    size = page.viewport_size
+    page.set_viewport_size({"width": width, "height": 900})
+    needed = page.evaluate("document.documentElement.scrollWidth")
+    if size:
+        page.set_viewport_size(size)
+    assert needed <= width, f"{page.url} needs {needed} px at {width}"
+
+
+def sign_in(page: "Page", login_url: str, email: str, password: str) -> None:
+    """Fill the admin sign-in form as a person would, and send it."""
+    page.goto(login_url)
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
 def check_page(page: "Page", axe: Path, name: str) -> list[Path]:
     """Axe, the 360 px fit and screenshots for the page as it is now; returns the images."""
     page.add_script_tag(path=str(axe))

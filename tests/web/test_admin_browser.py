@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from coach.admin.accounts import add_account, password_link
 from coach.settings import Settings
-from tests.web.browser import check_page
+from tests.web.browser import check_page, fits, sign_in
 from tests.web.support import Clock
 
 if TYPE_CHECKING:
@@ -21,15 +21,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 EMAIL = "boss@example.org"
 PASSWORD = "a long and ordinary passphrase"
-
-
-def fits(page: "Page", width: int) -> None:
-    size = page.viewport_size
-    page.set_viewport_size({"width": width, "height": 900})
-    needed = page.evaluate("document.documentElement.scrollWidth")
-    if size:
-        page.set_viewport_size(size)
-    assert needed <= width, f"{page.url} needs {needed} px at {width}"
 
 
 def test_set_a_password_sign_in_see_home_audit_and_sign_out(
@@ -95,18 +86,12 @@ def test_the_pages_an_author_meets_at_the_edges(
     expect(page.get_by_role("heading", level=1)).to_have_text("This link does not work")
     check_page(page, axe, "admin-set-password-broken")
 
-    page.goto(f"{live_app}/admin/login")
-    page.get_by_label("Email address").fill("coded@example.org")
-    page.get_by_label("Password").fill(KNOWN)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, f"{live_app}/admin/login", "coded@example.org", KNOWN)
     expect(page.get_by_role("heading", level=1)).to_have_text("Your code")
     check_page(page, axe, "admin-login-code")
 
     page.context.clear_cookies()
-    page.goto(f"{live_app}/admin/login")
-    page.get_by_label("Email address").fill("plain@example.org")
-    page.get_by_label("Password").fill(KNOWN)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, f"{live_app}/admin/login", "plain@example.org", KNOWN)
     expect(page.get_by_role("heading", level=1)).to_have_text("coach admin")
     page.goto(f"{live_app}/admin/two-step")
     expect(page.get_by_role("heading", level=1)).to_have_text("Two-step sign-in")

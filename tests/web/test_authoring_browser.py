@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.admin.support import PASSWORD, Accounts
-from tests.web.browser import check_page
+from tests.web.browser import check_page, sign_in
 from tests.web.support import Clock
 
 if TYPE_CHECKING:
@@ -24,11 +24,8 @@ LONG_SMS = ("Welcome, {{ name }}. This week, notice one moment when you say yes 
             "Reply PAUSE any time.")
 
 
-def sign_in(page: "Page", live_app: str, email: str) -> None:
-    page.goto(f"{live_app}/admin/login")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+def signed_in(page: "Page", live_app: str, email: str) -> None:
+    sign_in(page, f"{live_app}/admin/login", email, PASSWORD)
     expect(page.get_by_text(f"You are signed in as {email}")).to_be_visible()
 
 
@@ -38,7 +35,7 @@ def test_an_author_edits_a_step_sees_the_mistake_fixes_it_and_the_audit_shows_it
     accounts = Accounts(factory, clock)
     accounts.add("pat@example.org", "publisher")
     accounts.add("root@example.org", "admin")
-    sign_in(page, live_app, "pat@example.org")
+    signed_in(page, live_app, "pat@example.org")
 
     page.get_by_role("link", name="Programmes").first.click()
     expect(page.get_by_role("heading", name="Programmes")).to_be_visible()
@@ -72,7 +69,7 @@ def test_an_author_edits_a_step_sees_the_mistake_fixes_it_and_the_audit_shows_it
     expect(page.locator("#sms-step + .facts")).to_contain_text("GSM-7, 2 segments")
 
     page.get_by_role("button", name="Sign out").click()
-    sign_in(page, live_app, "root@example.org")
+    signed_in(page, live_app, "root@example.org")
     page.get_by_role("link", name="Audit log").first.click()
     for action in ("draft.create", "draft.saved"):
         expect(page.get_by_role("cell", name=action).first).to_be_visible()

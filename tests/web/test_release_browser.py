@@ -14,7 +14,7 @@ from coach.admin.passwords import hash_password
 from coach.programmes.drafts import create_from_version, save
 from coach.programmes.edits import edit_step
 from coach.programmes.releases import find_version
-from tests.web.browser import check_page
+from tests.web.browser import check_page, fits, sign_in
 from tests.web.support import Clock
 
 if TYPE_CHECKING:
@@ -24,15 +24,6 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 EMAIL = "pat@example.org"
 PASSWORD = "a long and ordinary passphrase"
 BASE = "/admin/programmes/honesty"
-
-
-def fits(page: "Page", width: int) -> None:
-    size = page.viewport_size
-    page.set_viewport_size({"width": width, "height": 900})
-    needed = page.evaluate("document.documentElement.scrollWidth")
-    if size:
-        page.set_viewport_size(size)
-    assert needed <= width, f"{page.url} needs {needed} px at {width}"
 
 
 def _publisher_and_draft(factory: sessionmaker[Session], clock: Clock) -> None:
@@ -49,10 +40,7 @@ def _publisher_and_draft(factory: sessionmaker[Session], clock: Clock) -> None:
 def test_walk_publish_versions_and_diff(page: "Page", live_app: str, axe: Path,
                                         factory: sessionmaker[Session], clock: Clock) -> None:
     _publisher_and_draft(factory, clock)
-    page.goto(f"{live_app}/admin/login?next={BASE}/walk")
-    page.get_by_label("Email address").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, f"{live_app}/admin/login?next={BASE}/walk", EMAIL, PASSWORD)
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Walk the schedule")
     page.get_by_label("Time zone").select_option("America/New_York")
