@@ -37,17 +37,16 @@ from coach.programmes.echo import plain_words
 from coach.programmes.limits import TemplateProblem
 from coach.programmes.models import ProgrammeVersion
 from coach.programmes.render import NEUTRAL_SUBJECT, Rendered, render_message
-from coach.programmes.sandbox import markdown_link
 from coach.safety.services import alert_variables, crisis_variables, raise_flag
 from coach.scheduling import plan
 from coach.scheduling.apply import apply_event
 from coach.scheduling.consent import opt_out
 from coach.scheduling.enrol import current_enrolment
 from coach.scheduling.models import Enrolment
+from coach.scheduling.optin import manage_link_variables
 from coach.scheduling.pacing import AWAITING, Answer, Decision, Halt, Pause, Resume
 from coach.settings import get_settings
 from coach.subscribers.addresses import channel_and_address
-from coach.subscribers.links import MANAGE_FOR, manage_url
 from coach.subscribers.models import Subscriber
 from coach.subscribers.services import find_by_address
 
@@ -275,8 +274,7 @@ class Handler:
             log.info("MANAGE from subscriber %s: no %s consent, no link", self.subscriber.id,
                      self.channel)
             return None
-        url = manage_url(get_settings(), self.subscriber.id, self.now)
-        return ("manage_link", {"link": markdown_link(url), "days": MANAGE_FOR.days})
+        return ("manage_link", manage_link_variables(get_settings(), self.subscriber, self.now))
 
     # Pacing ----------------------------------------------------------------------------------
 

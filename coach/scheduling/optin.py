@@ -24,6 +24,7 @@ from coach.programmes.services import version_for_quality
 from coach.scheduling.enrol import current_enrolment, subscribe
 from coach.scheduling.models import COMPLETED, STOPPED, Enrolment
 from coach.settings import Settings
+from coach.subscribers.clock import LocalClock
 from coach.subscribers.links import CONFIRM_FOR, ERASE_FOR, MANAGE_FOR, make_link_token, manage_url
 from coach.subscribers.models import PendingSignup, Subscriber
 from coach.subscribers.services import SignUp, SubscribeError, check_sign_up, find_by_address
@@ -57,7 +58,7 @@ def request_signup(session: Session, form: SignUp, now: datetime, settings: Sett
                    client_ip: str | None = None) -> list[int]:
     """Outbox ids to send: a confirmation (or a manage link) per address. Raises
     SubscribeError, saying what to fix, before changing anything."""
-    email, phone, quality, _ = check_sign_up(form)
+    email, phone, quality, clock = check_sign_up(form)
     if version_for_quality(session, quality) is None:
         raise SubscribeError(f"{quality_name(quality)} has no programme yet; choose another "
                              "quality")
@@ -73,7 +74,7 @@ def request_signup(session: Session, form: SignUp, now: datetime, settings: Sett
             continue
         if channel == "sms" and _said_stop(session, settings, known, address):
             continue  # a number that said STOP is not texted because a form named it
-        contact = known or contact or _contact(session, form, now)
+        contact = known or contact or _contact(session, form, clock, now)
         setattr(contact, _field(channel), address)
         pending = PendingSignup(
             subscriber_id=contact.id, channel=channel, address=address, choices=choices,
@@ -154,13 +155,12 @@ def send_erase_link(session: Session, subscriber: Subscriber, now: datetime,
                                                           channel, now):
         return [], None
     token = make_link_token(settings.secret_key, "erase", subscriber.id, now)
-    rendered = render_message("erase_confirm", {
-        "link": markdown_link(f"{settings.public_url}/erase/{token}"),
-        "hours": int(ERASE_FOR.total_seconds() // 3600), "name": subscriber.name or "there",
-    }, language=subscriber.language)
-    return insert_deliveries(session, [delivery_row(
-        f"erase-link:{subscriber.id}:{now.isoformat()}", subscriber, channel, OPTIN, rendered,
-        now)]), channel
+    variables = {"link": markdown_link(f"{settings.public_url}/erase/{token}"),
+                 "hours": int(ERASE_FOR.total_seconds() // 3600),
+                 "name": subscriber.name or "there"}
+    key = f"erase-link:{subscriber.id}:{now.isoformat()}"
+    return _optin_message(session, subscriber, channel, key, now, "erase_confirm",
+                          variables), channel
 
 
 def _field(channel: str) -> str:
@@ -172,9 +172,8 @@ def _at_once(subscriber: Subscriber, now: datetime) -> datetime:
     return clock.end_of_quiet_hours(now) if clock.in_quiet_hours(now) else now
 
 
-def _contact(session: Session, form: SignUp, now: datetime) -> Subscriber:
+def _contact(session: Session, form: SignUp, clock: LocalClock, now: datetime) -> Subscriber:
     """A person before they confirm: no consent, no programme (like a sign-up by text)."""
-    _, _, _, clock = check_sign_up(form)
     contact = Subscriber(
         name=form.name.strip()[:100], timezone=clock.timezone, send_time=clock.send_time,
         quiet_start=clock.quiet_start, quiet_end=clock.quiet_end,
@@ -211,22 +210,32 @@ def _sent_enough(session: Session, address: str, known: Subscriber | None, chann
 def _ask_to_confirm(session: Session, contact: Subscriber, pending: PendingSignup,
                     now: datetime, settings: Settings) -> list[int]:
     token = make_link_token(settings.secret_key, "confirm", pending.id, now)
-    variables: dict[str, Any] = {
-        "quality": quality_name(pending.choices["focus"]),
-        "link": markdown_link(f"{settings.public_url}/confirm/{token}"),
-        "hours": int(CONFIRM_FOR.total_seconds() // 3600),
-    }
-    rendered = render_message("optin_confirm", variables, language=contact.language)
-    return insert_deliveries(session, [delivery_row(
-        f"optin:{pending.id}", contact, pending.channel, OPTIN, rendered, now)])
+    variables = {"quality": quality_name(pending.choices["focus"]),
+                 "link": markdown_link(f"{settings.public_url}/confirm/{token}"),
+                 "hours": int(CONFIRM_FOR.total_seconds() // 3600)}
+    return _optin_message(session, contact, pending.channel, f"optin:{pending.id}", now,
+                          "optin_confirm", variables)
+
+
+def manage_link_variables(settings: Settings, subscriber: Subscriber, now: datetime
+                          ) -> dict[str, Any]:
+    """What templates/messages/manage_link.j2 needs: a fresh link, and how long it works."""
+    return {"link": markdown_link(manage_url(settings, subscriber.id, now)),
+            "days": MANAGE_FOR.days, "name": subscriber.name or "there"}
 
 
 def _manage_link(session: Session, subscriber: Subscriber, channel: str, now: datetime,
                  settings: Settings) -> list[int]:
-    rendered = render_message("manage_link", {
-        "link": markdown_link(manage_url(settings, subscriber.id, now)),
-        "days": MANAGE_FOR.days, "name": subscriber.name or "there",
-    }, language=subscriber.language)
-    return insert_deliveries(session, [delivery_row(
-        f"manage-link:{subscriber.id}:{channel}:{now.isoformat()}", subscriber, channel, OPTIN,
-        rendered, now)])
+    return _optin_message(session, subscriber, channel,
+                          f"manage-link:{subscriber.id}:{channel}:{now.isoformat()}", now,
+                          "manage_link",
+                          manage_link_variables(settings, subscriber, now))
+
+
+def _optin_message(session: Session, subscriber: Subscriber, channel: str, key: str,
+                   now: datetime, template: str, variables: dict[str, Any]) -> list[int]:
+    """A message the person asked for on the web page, in their language, to their address
+    (the ``optin`` kind: it may go before consent)."""
+    rendered = render_message(template, variables, language=subscriber.language)
+    return insert_deliveries(session, [delivery_row(key, subscriber, channel, OPTIN, rendered,
+                                                    now)])
