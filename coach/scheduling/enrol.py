@@ -7,6 +7,7 @@ from sqlalchemy import false, or_, select
 from sqlalchemy.orm import Session
 
 from coach.events.services import record
+from coach.programmes.models import ProgrammeVersion
 from coach.programmes.qualities import quality_name
 from coach.programmes.services import version_for_quality
 from coach.scheduling.models import COMPLETED, STOPPED, Enrolment
@@ -46,16 +47,8 @@ def subscribe(
     if existing is not None:
         _refuse_second_programme(session, existing)
     subscriber = _subscriber(session, existing, email, phone, form, clock, now)
-    enrolment = Enrolment(
-        subscriber_id=subscriber.id, version_id=version.id, quality=quality, answers={},
-        next_due_at=next_allowed_time(clock, [], now), started_at=now, updated_at=now,
-    )
-    session.add(enrolment)
-    session.flush()
-    record(session, subscriber.id, now, "decision", "enrol",
-           f"started {version.programme.title} (version {version.number}); the welcome goes "
-           f"at their next preferred time", enrolment.id,
-           next_due_at=enrolment.next_due_at.isoformat() if enrolment.next_due_at else None)
+    enrolment = start_enrolment(session, subscriber, version, next_allowed_time(clock, [], now),
+                                now, "the welcome goes at their next preferred time")
     if secret_key is not None and confirmed:
         for address in addresses:
             lift(session, secret_key, address)
@@ -69,6 +62,20 @@ def _refuse_suppressed(session: Session, secret_key: str, addresses: list[str]) 
             raise SubscribeError(
                 f"this {what} was erased at the person's request; they must sign up again "
                 "themselves and confirm it (a fresh consent) before coach writes to it")
+
+
+def start_enrolment(session: Session, subscriber: Subscriber, version: ProgrammeVersion,
+                    due: datetime, now: datetime, why: str) -> Enrolment:
+    """A new enrolment on a published version, its welcome due at ``due``, recorded."""
+    enrolment = Enrolment(
+        subscriber_id=subscriber.id, version_id=version.id, quality=version.programme.quality,
+        answers={}, next_due_at=due, started_at=now, updated_at=now)
+    session.add(enrolment)
+    session.flush()
+    record(session, subscriber.id, now, "decision", "enrol",
+           f"started {version.programme.title} (version {version.number}); {why}",
+           enrolment.id, next_due_at=due.isoformat())
+    return enrolment
 
 
 def _existing(session: Session, email: str | None, phone: str | None) -> Subscriber | None:

@@ -19,12 +19,12 @@ from coach.programmes.services import version_for_quality
 from coach.scheduling import plan
 from coach.scheduling.apply import apply_event
 from coach.scheduling.consent import opt_out
-from coach.scheduling.enrol import current_enrolment
+from coach.scheduling.enrol import current_enrolment, start_enrolment
 from coach.scheduling.models import ACTIVE, AWAITING, COMPLETED, PAUSED, STOPPED, Enrolment
 from coach.scheduling.pacing import MAX_PAUSE_DAYS, Halt, Pause, Resume
 from coach.subscribers.clock import LocalClock, next_allowed_time
 from coach.subscribers.models import CHANNELS, Subscriber
-from coach.subscribers.services import LANGUAGES, SignUp, SubscribeError, check_sign_up
+from coach.subscribers.services import LANGUAGES, SubscribeError, check_clock
 
 SOURCE = "manage page"
 # A chosen next focus starts this long after the last programme's closing: time to rest.
@@ -159,15 +159,7 @@ def start_programme(session: Session, subscriber: Subscriber, quality: str,
     if version is None:
         raise ManageError(f"{quality_name(quality)} has no programme yet; choose another")
     due = next_allowed_time(subscriber.clock(), plan.recent_sends(subscriber), earliest or now)
-    enrolment = Enrolment(
-        subscriber_id=subscriber.id, version_id=version.id, quality=quality, answers={},
-        next_due_at=due, started_at=now, updated_at=now)
-    session.add(enrolment)
-    session.flush()
-    record(session, subscriber.id, now, "decision", "enrol",
-           f"started {version.programme.title} (version {version.number}), chosen on the "
-           "manage page", enrolment.id, next_due_at=due.isoformat())
-    return enrolment
+    return start_enrolment(session, subscriber, version, due, now, "chosen on the manage page")
 
 
 def unsubscribe(session: Session, subscriber: Subscriber, channel: str, now: datetime) -> None:
@@ -204,10 +196,8 @@ def _running(session: Session, subscriber: Subscriber) -> Enrolment:
 
 def _checked_clock(wanted: Settings) -> LocalClock:
     try:
-        return check_sign_up(SignUp(
-            focus="honesty", timezone=wanted.timezone, email="check@example.org",
-            send_time=wanted.send_time, quiet_start=wanted.quiet_start,
-            quiet_end=wanted.quiet_end)).clock
+        return check_clock(wanted.timezone, wanted.send_time, wanted.quiet_start,
+                           wanted.quiet_end)
     except SubscribeError as error:
         raise ManageError(str(error)) from None
 

@@ -74,16 +74,21 @@ def check_sign_up(form: SignUp) -> CheckedSignUp:
 
 
 def _clock(form: SignUp) -> LocalClock:
+    return check_clock(form.timezone, form.send_time, form.quiet_start, form.quiet_end)
+
+
+def check_clock(timezone: str, send_time: str, quiet_start: str, quiet_end: str) -> LocalClock:
+    """A person's clock from what they typed. Raises SubscribeError, saying what to fix."""
     try:
-        ZoneInfo(form.timezone)
+        ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise SubscribeError(f"unknown time zone {form.timezone!r}; use an IANA name like "
+        raise SubscribeError(f"unknown time zone {timezone!r}; use an IANA name like "
                              "Europe/London or America/New_York") from None
-    quiet = _time(form.quiet_start, "quiet hours start"), _time(form.quiet_end, "quiet hours end")
+    quiet = _time(quiet_start, "quiet hours start"), _time(quiet_end, "quiet hours end")
     if quiet[0] == quiet[1]:
-        raise SubscribeError(f"quiet hours {form.quiet_start}-{form.quiet_end} start and end "
+        raise SubscribeError(f"quiet hours {quiet_start}-{quiet_end} start and end "
                              "at the same time; give a span like 21:00-08:00")
-    return LocalClock(form.timezone, _time(form.send_time, "send time"), *quiet)
+    return LocalClock(timezone, _time(send_time, "send time"), *quiet)
 
 
 def _check_language_and_country(form: SignUp) -> None:
