@@ -32,3 +32,11 @@ class Web:
 def _form_token(request: Request) -> dict[str, object]:
     """Templates call ``csrf_token()`` inside each form; pages without one set no cookie."""
     return {"csrf_token": lambda: csrf_token(request)}
+
+
+def as_sentence(error: str) -> str:
+    """An error message for a page: a capital to start (unless it starts with an address, kept
+    as written) and a full stop to end."""
+    first = error.split(" ", 1)[0]
+    start = error if "@" in first else error[:1].upper() + error[1:]
+    return start if start.endswith(".") else start + "."

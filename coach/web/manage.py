@@ -27,7 +27,7 @@ from coach.subscribers.links import ERASE_FOR, MANAGE_FOR, read_link_token
 from coach.subscribers.models import CHANNELS, Subscriber
 from coach.subscribers.services import LANGUAGES
 from coach.web.choices import LANGUAGE_NAMES, time_zones
-from coach.web.context import Web
+from coach.web.context import Web, as_sentence
 
 DONE = {
     "settings": "Saved. Your next message follows your new settings.",
@@ -66,7 +66,7 @@ def routes(web: Web) -> list[Route]:
             try:
                 done = await run_in_threadpool(_change, web, found, change, form)
             except manage.ManageError as error:
-                return await show(request, _sentence(str(error)))
+                return await show(request, as_sentence(str(error)))
             if done is None:
                 return page(web, request, "site/link_invalid.html", {}, 404)
             code, ids = done
@@ -126,8 +126,6 @@ def page(web: Web, request: Request, template: str, values: dict[str, Any],
     return response
 
 
-def _sentence(error: str) -> str:
-    return error[:1].upper() + error[1:] + ("" if error.endswith(".") else ".")
 
 
 def live_subscriber(session: Session, subscriber_id: int) -> Subscriber | None:

@@ -27,7 +27,7 @@ from coach.scheduling.optin import WORDING, WORDINGS, confirm, request_signup
 from coach.subscribers.links import CONFIRM_FOR, manage_path, read_link_token
 from coach.subscribers.services import SignUp, SubscribeError
 from coach.web.choices import LANGUAGE_NAMES, time_zones
-from coach.web.context import Web
+from coach.web.context import Web, as_sentence
 from coach.web.throttle import storage_for
 
 ABOUT = {
@@ -108,7 +108,7 @@ def routes(web: Web, at_root: bool = False) -> list[Route]:
         try:
             ids = await run_in_threadpool(_request, web, sign_up, ip)
         except SubscribeError as error:
-            return await _form(request, values, _sentence(str(error)))
+            return await _form(request, values, as_sentence(str(error)))
         if ids:
             web.enqueue(ids)
         return _sent()
@@ -181,8 +181,6 @@ def _values(form: FormData) -> dict[str, Any]:
     return {name: value for name, value in values.items() if value}
 
 
-def _sentence(error: str) -> str:
-    return error[:1].upper() + error[1:] + ("" if error.endswith(".") else ".")
 
 
 def _languages(web: Web) -> list[tuple[str, str]]:

@@ -25,7 +25,7 @@ from coach.admin.roles import ACCOUNTS_MANAGE, ROLES
 from coach.admin.switches import require_totp, set_require_totp
 from coach.web.admin.guard import requires
 from coach.web.admin.pages import render
-from coach.web.context import Web
+from coach.web.context import Web, as_sentence
 
 Change = Callable[[Session, AdminAccount, AdminAccount], str]
 
@@ -42,7 +42,7 @@ def routes(web: Web) -> list[Route]:
         try:
             link = await run_in_threadpool(_add, web, request.state.admin, email, role)
         except AccountError as error:
-            return await _page(web, request, error=_sentence(str(error)), email=email,
+            return await _page(web, request, error=as_sentence(str(error)), email=email,
                                status=400)
         return await _page(web, request, link=link,
                            done="Account added. Give the person this link to set their "
@@ -109,7 +109,7 @@ async def _change(web: Web, request: Request, change: Change,
     try:
         done = await run_in_threadpool(_apply, web, request.state.admin, ident, change)
     except AccountError as error:
-        return await _page(web, request, error=_sentence(str(error)), status=400)
+        return await _page(web, request, error=as_sentence(str(error)), status=400)
     return await _page(web, request, done=done, link=links[0] if links else None)
 
 
@@ -140,6 +140,3 @@ def _require(web: Web, by: AdminAccount, on: bool) -> None:
                   "on" if on else "off", at=web.now())
 
 
-def _sentence(text: str) -> str:
-    text = text[:1].upper() + text[1:]
-    return text if text.endswith(".") else text + "."

@@ -38,7 +38,7 @@ from coach.programmes.render import markdown_to_html
 from coach.scheduling.models import Enrolment
 from coach.web.admin.guard import requires
 from coach.web.admin.pages import render
-from coach.web.context import Web
+from coach.web.context import Web, as_sentence
 
 BASE = "/admin/programmes"
 MAX_TEXT = 20_000  # characters in one field: far beyond a step, well within a form
@@ -86,7 +86,7 @@ def routes(web: Web) -> list[Route]:
             try:
                 await run_in_threadpool(_edit, web, request, slug, form, change, done)
             except (DraftError, edits.EditError, FormatError) as error:
-                return await _draft_page(request, _sentence(str(error)), 400)
+                return await _draft_page(request, as_sentence(str(error)), 400)
             where = target(form) if target else f"{BASE}/{slug}/draft"
             return RedirectResponse(f"{where}?done={done}", status_code=303)
         return endpoint
@@ -119,8 +119,8 @@ def routes(web: Web) -> list[Route]:
         except (DraftError, edits.EditError, FormatError) as error:
             status = 409 if isinstance(error, DraftConflict) else 400
             if autosave:
-                return JSONResponse({"error": _sentence(str(error))}, status_code=status)
-            return await _step_page(request, _sentence(str(error)), status, typed=changes)
+                return JSONResponse({"error": as_sentence(str(error))}, status_code=status)
+            return await _step_page(request, as_sentence(str(error)), status, typed=changes)
         if autosave:  # the page's script: it keeps the form, and the new revision
             return JSONResponse({"revision": revision, "key": new_key})
         return RedirectResponse(f"{BASE}/{slug}/draft/steps/{new_key}?done=saved",
@@ -461,11 +461,6 @@ def _number(text: str) -> Any:
             return text  # the validator says what is wrong with it, at its line
 
 
-def _sentence(error: str) -> str:
-    """A sentence for the page; one that starts with an address keeps it as written."""
-    first = error.split(" ", 1)[0]
-    start = error if "@" in first else error[:1].upper() + error[1:]
-    return start + ("" if error.endswith(".") else ".")
 
 
 def _missing(request: Request) -> Response:

@@ -61,7 +61,7 @@ from coach.scheduling.walk import PERSONAS, walk
 from coach.web.admin.guard import requires, web_of
 from coach.web.admin.pages import render
 from coach.web.choices import time_zones
-from coach.web.context import Web
+from coach.web.context import Web, as_sentence
 
 BASE = "/admin/programmes/{slug}"
 OBJECT = "programme"
@@ -151,7 +151,7 @@ async def publish_post(request: Request) -> Response:
             raise Refused("The draft cannot be published until these problems are fixed in "
                           "the editor.", problems=error.problems) from None
         except DraftConflict as error:
-            raise Refused(_sentence(str(error)), status=409) from None
+            raise Refused(as_sentence(str(error)), status=409) from None
         if not created:
             raise Refused(f"The draft is the same as version {version.number}; nothing was "
                           "published. Change the draft first.")
@@ -258,7 +258,7 @@ async def version_zip(request: Request) -> Response:
         data = await run_in_threadpool(_in_transaction, request, make)
     except (DraftError, Refused) as error:
         return render(request, "admin/release_versions.html",
-                      {"slug": slug, "versions": [], "error": _sentence(str(error))}, 404)
+                      {"slug": slug, "versions": [], "error": as_sentence(str(error))}, 404)
     return Response(data, media_type="application/zip", headers={
         "Content-Disposition": f'attachment; filename="{slug}-v{number}.zip"'})
 
@@ -352,7 +352,7 @@ async def import_post(request: Request) -> Response:
             draft, what = import_files(session, slug, files_from_zip(data), account.email,
                                        force=force, now=web_of(request).now())
         except (FolderRefused, DraftError) as error:
-            raise Refused(f"Nothing was imported: {_sentence(str(error))}") from None
+            raise Refused(f"Nothing was imported: {as_sentence(str(error))}") from None
         audit(session, account, "draft.imported", OBJECT, slug,
               f"{what}, revision {draft.revision}", at=web_of(request).now())
         return {"done": f"The draft is {what} (revision {draft.revision}). Nothing is "
@@ -395,7 +395,7 @@ async def migrate_post(request: Request) -> Response:
         try:
             result = plan_migration(session, slug, from_number, to_number, mapping, web.now())
         except MigrationError as error:
-            raise Refused(_sentence(str(error))) from None
+            raise Refused(as_sentence(str(error))) from None
         audit(session, account, "people.migration-planned", OBJECT, slug,
               f"{len(result.moves)} people from version {from_number} to {to_number}",
               at=web.now())
@@ -417,7 +417,7 @@ async def migrate_run(request: Request) -> Response:
     except (Refused, MigrationError) as error:
         return await _serve(request, "admin/release_migrate.html",
                             lambda s: _migrate_state(s, request, form),
-                            {"error": _sentence(str(error))}, status=400)
+                            {"error": as_sentence(str(error))}, status=400)
 
     def record(session: Session) -> dict[str, Any]:
         audit(session, account, "people.migrated", OBJECT, slug,
@@ -633,6 +633,3 @@ def _number(value: Any) -> int:
     return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 10 else -1
 
 
-def _sentence(text: str) -> str:
-    text = text[:1].upper() + text[1:]
-    return text if text.endswith(".") else text + "."
