@@ -5,8 +5,6 @@ that filled the hidden field), so the form never tells a stranger who subscribes
 a confirmation email only shows a button: link scanners that open every URL confirm nobody.
 """
 
-import hashlib
-import hmac
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -26,8 +24,10 @@ from coach.scheduling.manage import next_message
 from coach.scheduling.optin import WORDING, WORDINGS, confirm, request_signup
 from coach.subscribers.links import CONFIRM_FOR, manage_path, read_link_token
 from coach.subscribers.services import SignUp, SubscribeError
+from coach.subscribers.suppression import address_hash
 from coach.web.choices import LANGUAGE_NAMES, time_zones
 from coach.web.context import Web, as_sentence
+from coach.web.manage import page
 from coach.web.throttle import storage_for
 
 ABOUT = {
@@ -114,7 +114,9 @@ def routes(web: Web, at_root: bool = False) -> list[Route]:
         return _sent()
 
     def _within_rate(sign_up: SignUp) -> bool:
-        keys = [_key(web, a) for a in (sign_up.email, sign_up.phone) if a]
+        # Keyed hashes of the addresses: Redis never holds the addresses themselves.
+        keys = [address_hash(web.settings.secret_key, a) for a in (sign_up.email, sign_up.phone)
+                if a]
         return all(per_address.hit(address_rate, "signup-address", key) for key in keys)
 
     async def sent(request: Request) -> Response:
@@ -164,13 +166,6 @@ def suggest(picked: dict[str, str]) -> str | None:
     return next(value for value in answers if counts[value] == best)
 
 
-def _key(web: Web, address: str) -> str:
-    """A rate-limit key that does not keep the address itself (Redis is not for people's data)."""
-    digest = hmac.new(web.settings.secret_key.encode(), b"rate:" + address.strip().casefold()
-                      .encode(), hashlib.sha256)
-    return digest.hexdigest()[:32]
-
-
 def _sent() -> Response:
     return RedirectResponse("/join/sent", status_code=303)
 
@@ -211,5 +206,5 @@ def _confirm(web: Web, pending_id: int) -> dict[str, Any]:
 def _confirm_page(web: Web, request: Request, outcome: str,
                   values: dict[str, Any] | None = None) -> Response:
     status = {"confirmed": 200, "used": 200, "expired": 410, "missing": 404}[outcome]
-    return web.pages.TemplateResponse(request, "site/confirmed.html", {
-        "outcome": outcome, **(values or {})}, status_code=status)
+    return page(web, request, "site/confirmed.html", {"outcome": outcome, **(values or {})},
+                status)  # it carries the person's manage link: never cached

@@ -98,6 +98,7 @@ def test_signing_up_by_email_schedules_nothing_until_the_link_is_confirmed(
     clock.now = START + timedelta(hours=1)  # 10:00 in London: outside quiet hours
     done = confirm(client, token)
     assert done.status_code == 200 and "You're in" in done.text
+    assert done.headers["cache-control"] == "no-store", "it carries their manage link"
     assert "Monday 2 March, 10:00" in done.text and "by email" in done.text
     enrolment = enrolment_of(factory, contact.id)
     assert enrolment.next_due_at == clock.now, "the welcome goes at once"
