@@ -153,8 +153,8 @@ def test_a_template_cannot_reach_the_environment_through_the_preview(author):
          kind="reflection", week="1", gap_days="0",
          sms="{{ self.__init__.__globals__ }}", subject="x", email="x")
     page = author.get(step).text
-    assert "SECRET" not in page and "__builtins__" not in page
-    assert "steps/welcome.j2" in page
+    assert 'id="sms-step"' not in page, "nothing rendered from the template"
+    assert "__builtins__" not in page and "steps/welcome.j2" in page
 
 
 def test_unknown_programmes_and_steps_are_not_found(author):
@@ -224,3 +224,33 @@ def test_autosave_answers_the_new_revision_or_the_conflict(author, factory):
     assert stale.status_code == 409 and "ada@example.org saved this draft" in stale.json()[
         "error"]
     assert "Lost?" not in draft_files(factory)["steps/welcome.j2"]
+
+
+def test_a_test_send_the_channel_refuses_says_so_and_sends_nothing_more(author, monkeypatch,
+                                                                         accounts):
+    from coach.delivery.channels import MemoryChannel, PermanentFailure
+
+    def refuse(self, message):
+        raise PermanentFailure("mailbox unavailable")
+
+    start(author)
+    step = f"{DRAFT}/steps/welcome"
+    monkeypatch.setattr(MemoryChannel, "send", refuse)
+    answer = post(author, f"{step}/test-send", form_page=step, what="programme")
+    assert answer.status_code == 502
+    assert "refused the test after 0 sent: mailbox unavailable" in (alert(answer.text) or "")
+    assert ("draft.test-send", accounts.get("ada@example.org").id,
+            "0 of 20 step(s) from welcome to their own address") in accounts.actions()
+
+
+def test_a_step_that_cannot_render_is_not_test_sent(author):
+    from coach.delivery.channels import MemoryChannel
+
+    start(author)
+    step = f"{DRAFT}/steps/welcome"
+    post(author, step, form_page=step, revision=revision(author, step), key="welcome",
+         kind="reflection", week="1", gap_days="0", sms="Hi {{ name }", subject="S", email="E")
+    answer = post(author, f"{step}/test-send", form_page=step, what="step")
+    assert answer.status_code == 502 and "Step welcome cannot be rendered yet" in (
+        alert(answer.text) or "")
+    assert MemoryChannel.sent == []
