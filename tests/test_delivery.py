@@ -339,3 +339,18 @@ def test_only_the_send_task_retries_and_only_when_the_database_went_away():
         assert not getattr(task, "autoretry_for", ()), task.name
     assert all(isinstance(task, CeleryTask) and task.acks_late
                for task in (send, sweep, poll_imap))
+
+
+def test_a_hand_back_that_cannot_reach_the_database_leaves_the_rows_to_housekeeping(
+    settings, monkeypatch, caplog
+):
+    from sqlalchemy.exc import OperationalError
+
+    from coach.delivery import sending
+
+    def still_down(session, ids):
+        raise OperationalError("UPDATE deliveries", {}, Exception("server closed"))
+
+    monkeypatch.setattr(sending, "hand_back", still_down)
+    sending._hand_back(settings, [1, 2])  # no exception: the task's own error is the one raised
+    assert "housekeeping will requeue the batch" in caplog.text

@@ -341,3 +341,16 @@ def test_links_that_act_as_the_person_are_hidden_from_the_timeline(
     assert token
     page = client.get(f"/inbox/{person}").text
     assert "/manage/…" in page and token.group(1) not in page
+
+
+def test_erase_links_are_capped_like_every_link_a_page_sends(
+    client: "TestClient", settings: Settings, clock: Clock, person: int
+) -> None:
+    token = link(settings, person)
+    for minute in range(3):
+        clock.now = START + timedelta(minutes=minute)
+        assert "We've sent a final link by email" in post(client, token, "erase").text
+    clock.now = START + timedelta(minutes=3)
+    capped = post(client, token, "erase")
+    assert "We've already sent several links today" in capped.text
+    assert len([m for m in MemoryChannel.sent if m.to == EMAIL]) == 3
