@@ -1,9 +1,12 @@
 """One sweep as beat runs it: housekeeping, then due enrolments, sends enqueued after commit."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from coach.db import session_factory
@@ -16,6 +19,12 @@ LOST_AFTER = timedelta(minutes=10)  # longer than a busy queue takes to drain
 # Rows one housekeeping pass enqueues again, in send-batch chunks: after a broker lost its
 # queue, everything waiting goes back in one pass, not a sweep batch a minute.
 MAX_REQUEUED_PER_PASS = 100_000
+# A database that cannot grow: SQLite's SQLITE_FULL, PostgreSQL's disk_full (SQLSTATE 53100).
+SQLITE_FULL, DISK_FULL_SQLSTATE = "database or disk is full", "53100"
+
+
+class DatabaseFull(RuntimeError):
+    """The disk that holds the database is full: the sweep planned nothing more."""
 
 
 def run_sweep(
@@ -24,6 +33,14 @@ def run_sweep(
 ) -> dict[str, Any]:
     """Housekeeping, then the sweep. With more due than one batch, ``call_helpers(n)`` asks for
     n more sweeps of the same moment: on PostgreSQL they share the work (SKIP LOCKED)."""
+    with _full_disk_said_plainly(settings.effective_database_url):
+        return _run_sweep(now, settings, enqueue, call_helpers, housekeeping)
+
+
+def _run_sweep(
+    now: datetime, settings: Settings, enqueue: Callable[[list[int]], None],
+    call_helpers: Callable[[int], None] | None, housekeeping: bool,
+) -> dict[str, Any]:
     factory = session_factory(settings.effective_database_url)
     unknown, lost = _housekeeping(factory, now, settings) if housekeeping else (0, [])
     for batch in _chunks(lost, settings.send_batch_size):
@@ -50,3 +67,20 @@ def _housekeeping(
 
 def _chunks(ids: list[int], size: int) -> list[list[int]]:
     return [ids[start:start + size] for start in range(0, len(ids), size)]
+
+
+@contextmanager
+def _full_disk_said_plainly(url: str) -> Iterator[None]:
+    """A full disk as an error that says what to do, not the driver's, whose parameters may
+    hold people's words. Each batch committed whole or not at all, so nothing is half-done."""
+    try:
+        yield
+    except OperationalError as error:
+        if SQLITE_FULL not in str(error.orig) and (
+                getattr(error.orig, "sqlstate", None) != DISK_FULL_SQLSTATE):
+            raise
+        database = make_url(url)
+        where = database.database if database.get_backend_name() == "sqlite" else (
+            f"PostgreSQL on {database.host}")
+        raise DatabaseFull(f"the database is full ({where}): free space on the disk that holds "
+                           "it; the next sweep then plans what is still due") from None

@@ -3,7 +3,10 @@ database's lock, and a full disk. Driven in this process at simulated moments: t
 the database's, not the workers'.
 """
 
+import errno
+import os
 import sqlite3
+import subprocess
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from functools import partial
@@ -17,11 +20,13 @@ from sqlalchemy.exc import OperationalError
 
 from coach.db import get_engine
 from coach.delivery.channels import FileChannel, OutgoingMessage
-from coach.delivery.models import SENDING
+from coach.delivery.models import SENDING, Delivery
 from coach.delivery.sending import RECOVERABLE, send_deliveries
+from coach.events.models import Event
 from coach.inbound.models import Reply
 from coach.scheduling import plan
-from coach.scheduling.services import run_sweep
+from coach.scheduling.models import Enrolment
+from coach.scheduling.services import DatabaseFull, run_sweep
 from coach.settings import Settings, get_settings
 from tests.faults.conftest import Recorder
 from tests.faults.run import DUE, MORNING, RECOVERY, FaultRun
@@ -29,6 +34,7 @@ from tests.helpers import reply, tick
 
 # Shorter than SQLite's 30 s in production, so "longer than the busy timeout" is a second.
 BUSY_MS = 200
+SMALL_DISK = "8m"
 # The burst of replies while the lock is held: (person, words), each with its provider id.
 REPLIED, RETRIED = DUE + timedelta(seconds=20), DUE + timedelta(seconds=40)
 REPLIES = [(f"person{n}@example.org", "2" if n % 4 else "STOP") for n in range(10, 30, 2)]
@@ -37,8 +43,34 @@ REPLIES = [(f"person{n}@example.org", "2" if n % 4 else "STOP") for n in range(1
 @pytest.fixture
 def embedded(sqlite_template: Path, tmp_path: Path,
              monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultRun]:
-    """A fault run on a SQLite file and the file channel, with a short busy timeout."""
-    database = tmp_path / "coach.sqlite3"
+    yield from _embedded_run(sqlite_template, tmp_path, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A file system of its own, small enough to fill in a moment (tmpfs: mounting needs
+    root, as on the CI machines)."""
+    if os.geteuid() != 0:
+        pytest.skip("a small file system is mounted with tmpfs, which needs root")
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SMALL_DISK}", "tmpfs", str(mount)],
+                   check=True)
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+@pytest.fixture
+def on_small_disk(sqlite_template: Path, small_disk: Path, tmp_path: Path,
+                  monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultRun]:
+    yield from _embedded_run(sqlite_template, small_disk, tmp_path, monkeypatch)
+
+
+def _embedded_run(sqlite_template: Path, database_dir: Path, tmp_path: Path,
+                  monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultRun]:
+    """A fault run on a SQLite file in ``database_dir`` and the file channel (in
+    ``tmp_path``), with a short busy timeout."""
+    database = database_dir / "coach.sqlite3"
     database.write_bytes(sqlite_template.read_bytes())
     values = {"DATABASE_URL": f"sqlite:///{database}", "DATA_DIR": str(tmp_path),
               "SMS_BACKEND": "file", "EMAIL_BACKEND": "file", "ENV": "test",
@@ -141,3 +173,61 @@ def _replies_by_provider_id(run: FaultRun) -> dict[str, int]:
                                .group_by(Reply.provider_id))
         return {str(provider_id): count for provider_id, count in rows if provider_id}
 
+
+
+@pytest.mark.faults
+def test_disk_full_says_what_to_do_and_leaves_nothing_half_done(on_small_disk: FaultRun,
+                                                                record: Recorder) -> None:
+    run, database = on_small_disk, on_small_disk.settings.effective_database_url
+    run.populate(people=40, opt_outs=2)
+    before = _snapshot(run)
+    filler = _fill_the_disk(run)
+    record.start_clock()
+    with pytest.raises(DatabaseFull, match="free space on the disk") as refused:
+        run_sweep(DUE, run.settings, lambda ids: None)
+    assert database.removeprefix("sqlite:///") in str(refused.value)
+    assert refused.value.__cause__ is None and refused.value.__suppress_context__
+    assert _snapshot(run) == before, "nothing was planned, nothing advanced"
+    filler.unlink()
+    batches: list[list[int]] = []
+    run_sweep(DUE, run.settings, batches.append)  # beat's next minute, with room again
+    filler = _fill_the_disk(run)
+    statuses, lines = run.statuses(), run.sent_lines()
+    for batch in batches:  # each send task fails whole, and retries
+        with pytest.raises(RECOVERABLE, match="database or disk is full"):
+            send_deliveries(batch, DUE, run.settings)
+    assert run.statuses() == statuses and run.sent_lines() == lines
+    filler.unlink()
+    for batch in batches:
+        send_deliveries(batch, DUE, run.settings)
+    ledger = run.ledger(DUE)
+    record("SQLite disk full", ledger)
+    assert ledger.duplicated == 0 and ledger.lost == 0 and ledger.problems == [], ledger
+    assert ledger.sent == ledger.planned == 38 + 2, "the welcomes and the STOPs' confirmations"
+
+
+def _fill_the_disk(run: FaultRun) -> Path:
+    """Empty the write-ahead log into the database, then fill what is left of the disk: the
+    next write needs a page the disk does not have."""
+    with get_engine(run.settings.effective_database_url).connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    filler = Path(run.settings.effective_database_url.removeprefix("sqlite:///")).with_name(
+        "filler")
+    with filler.open("wb", buffering=0) as out:
+        for size in (1 << 16, 1 << 12, 1):
+            try:
+                while True:
+                    out.write(b"\0" * size)
+            except OSError as error:
+                assert error.errno == errno.ENOSPC
+    return filler
+
+
+def _snapshot(run: FaultRun) -> tuple[list[object], int]:
+    """Every enrolment's progress, and how many outbox rows and events there are."""
+    with run.factory() as session:
+        progress = list(session.execute(select(Enrolment.id, Enrolment.step,
+                                               Enrolment.next_due_at).order_by(Enrolment.id)))
+        rows = session.scalar(select(func.count(Delivery.id))) or 0
+        events = session.scalar(select(func.count(Event.id))) or 0
+    return progress, rows * 100_000 + events
