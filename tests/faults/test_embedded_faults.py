@@ -223,11 +223,10 @@ def _fill_the_disk(run: FaultRun) -> Path:
     return filler
 
 
-def _snapshot(run: FaultRun) -> tuple[list[object], int]:
+def _snapshot(run: FaultRun) -> tuple[object, ...]:
     """Every enrolment's progress, and how many outbox rows and events there are."""
     with run.factory() as session:
-        progress = list(session.execute(select(Enrolment.id, Enrolment.step,
-                                               Enrolment.next_due_at).order_by(Enrolment.id)))
-        rows = session.scalar(select(func.count(Delivery.id))) or 0
-        events = session.scalar(select(func.count(Event.id))) or 0
-    return progress, rows * 100_000 + events
+        progress = [tuple(row) for row in session.execute(
+            select(Enrolment.id, Enrolment.step, Enrolment.next_due_at).order_by(Enrolment.id))]
+        return (progress, session.scalar(select(func.count(Delivery.id))),
+                session.scalar(select(func.count(Event.id))))
