@@ -1,13 +1,17 @@
-"""Faults in the database under the sweep, on PostgreSQL, driven in this process at simulated
-moments: another transaction holding row locks for seconds."""
+"""Faults under the sweep, on PostgreSQL, driven in this process at simulated moments: another
+transaction holding row locks for seconds; two workers' clocks apart while people change time
+zone across a daylight-saving change."""
 
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as wall_time
+from functools import partial
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -15,14 +19,32 @@ from sqlalchemy import select
 
 from coach.delivery.models import Delivery
 from coach.delivery.sending import send_deliveries
+from coach.delivery.services import SCHEDULED_KINDS
+from coach.scheduling.manage import Settings as Chosen
+from coach.scheduling.manage import change_settings
 from coach.scheduling.services import run_sweep
+from coach.settings import Settings
+from coach.subscribers.models import Subscriber
 from tests.faults.conftest import Recorder
 from tests.faults.run import DUE, FaultRun
+from tests.helpers import enrol
 
 T = TypeVar("T")
 LATER = DUE + timedelta(minutes=1)  # beat's next minute
 HOLD = 3.0  # seconds the other transaction keeps its locks
 LOCKED = 20  # enrolments, then deliveries, it locks
+# London's clocks go forward at 01:00 UTC on 29 March 2026: the run starts two days before and
+# ends after three steps of the programme (gaps of two days); halfway, half the people move.
+BEFORE_DST = datetime(2026, 3, 27, 9, 0, tzinfo=UTC)
+MOVED = datetime(2026, 3, 30, 12, 0, tzinfo=UTC)
+AFTER_DST = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
+SKEW = timedelta(minutes=5)  # one worker's clock behind, the other's ahead, by this much
+EVERY = timedelta(minutes=10)
+LONDON = "Europe/London"
+# Send times at the edges of quiet hours (21:00-08:00); people moving to a zone in which
+# their earlier messages were not in quiet hours either (the ledger reads the current zone).
+SEND_TIMES = {"08:00": "Europe/Berlin", "08:05": "Europe/Berlin", "20:50": "America/New_York",
+              "20:55": "America/New_York"}
 
 
 @pytest.mark.faults
@@ -97,3 +119,67 @@ def _planned(run: FaultRun, enrolments: list[int]) -> set[int]:
         return set(session.scalars(select(Delivery.enrolment_id)
                                    .where(Delivery.enrolment_id.in_(enrolments))))
 
+
+
+@pytest.mark.faults
+def test_skewed_clocks_and_a_new_zone_across_dst(fault_run: FaultRun, record: Recorder) -> None:
+    for number in range(40):
+        enrol(fault_run.factory, BEFORE_DST, email=f"person{number}@example.org",
+              timezone=LONDON, send_time=list(SEND_TIMES)[number % len(SEND_TIMES)])
+    record.start_clock()
+    _two_skewed_workers(fault_run.settings, BEFORE_DST, MOVED)
+    moved = _move_half(fault_run)
+    _two_skewed_workers(fault_run.settings, MOVED, AFTER_DST)
+    ledger = fault_run.ledger(AFTER_DST + SKEW)
+    record("skewed clocks, new zone, DST", ledger)
+    assert ledger.duplicated == 0 and ledger.lost == 0, ledger
+    assert ledger.problems == [] and ledger.unknown == 0, ledger
+    assert ledger.sent == ledger.planned - ledger.deferred == 40 * 3, "three steps each"
+    assert _planned_off_their_time(fault_run, moved) == []
+
+
+def _two_skewed_workers(settings: Settings, start: datetime, end: datetime) -> None:
+    """Beat's sweep every ``EVERY``, run by one worker and then the other, whose clocks are
+    ``SKEW`` ahead and behind; what one plans, the other sends, by its own clock."""
+    moment = start
+    while moment < end:
+        for planner, sender in ((moment + SKEW, moment - SKEW), (moment - SKEW, moment + SKEW)):
+            run_sweep(planner, settings, partial(_send, settings=settings, now=sender))
+        moment += EVERY
+
+
+def _send(ids: list[int], settings: Settings, now: datetime) -> None:
+    send_deliveries(ids, now, settings)
+
+
+def _move_half(run: FaultRun) -> dict[int, str]:
+    """Every other person moves on their manage page, keeping their time; returns who moved."""
+    moved = {}
+    with run.factory.begin() as session:
+        for subscriber in session.scalars(select(Subscriber).where(Subscriber.id % 2 == 0)):
+            wanted = Chosen(f"{subscriber.send_time:%H:%M}",
+                            SEND_TIMES[f"{subscriber.send_time:%H:%M}"], "21:00", "08:00",
+                            "email", "en", False)
+            assert change_settings(session, subscriber, wanted, MOVED) == ["time zone"]
+            moved[subscriber.id] = wanted.timezone
+    return moved
+
+
+def _planned_off_their_time(run: FaultRun, moved: dict[int, str]) -> list[str]:
+    """Each scheduled message, planned at the person's send time in the zone they were in then
+    (or, for the evening, deferred to the morning): never an hour off across the change."""
+    off = []
+    with run.factory() as session:
+        for row, send_time in session.execute(
+                select(Delivery, Subscriber.send_time).join(Subscriber)
+                .where(Delivery.kind.in_(SCHEDULED_KINDS))):
+            zone = moved.get(row.subscriber_id, LONDON) if row.created_at > MOVED else LONDON
+            local = row.created_at.astimezone(ZoneInfo(zone)).time()
+            if not (_within_a_sweep(send_time, local) or _within_a_sweep(wall_time(8, 0), local)):
+                off.append(f"{row.step_key} for {row.subscriber_id} planned at {local} {zone}")
+    return off
+
+
+def _within_a_sweep(wanted: wall_time, local: wall_time) -> bool:
+    minutes = (local.hour * 60 + local.minute) - (wanted.hour * 60 + wanted.minute)
+    return 0 <= minutes < EVERY.total_seconds() / 60
