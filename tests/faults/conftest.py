@@ -3,9 +3,10 @@ the ledger (tests/faults/ledger.py).
 
 Scenarios marked ``faults`` take a minute or more each, so they run only when asked for:
 ``make faults`` (which sets ``COACH_FAULTS=1``) or a ``-m`` expression naming ``faults``.
-Unmarked scenarios here (the poison task) are the short subset of the default run. A hook,
-rather than ``-m "not faults"`` in ``addopts``: any ``-m`` given on the command line replaces
-that one, so ``pytest -m worker`` would have run the whole fault suite.
+Unmarked scenarios here (the poison task, an SMTP connection dropped after a message's end,
+STOP mid-batch) are the short subset of the default run. A hook, rather than ``-m "not
+faults"`` in ``addopts``: any ``-m`` given on the command line replaces that one, so
+``pytest -m worker`` would have run the whole fault suite.
 
 Each scenario records its ledger's figures; at the end of the session a table of them is
 printed (``pytest_terminal_summary``).
@@ -24,11 +25,13 @@ from celery import Celery
 from coach.scheduling import plan
 from coach.settings import Settings
 from tests.faults.ledger import Ledger
-from tests.faults.run import FaultRun
+from tests.faults.peers import SmtpPeer, TwilioPeer, Webhooks
+from tests.faults.run import DUE, FaultRun
 from tests.integration.conftest import client, pg_settings  # noqa: F401 (fixtures used here)
+from tests.web.support import Clock
 
 COLUMNS = ("fault", "planned", "sent", "duplicated", "lost", "unknown", "reconciled",
-           "deferred", "recovery s")
+           "deferred", "failed", "recovery s")
 
 
 @dataclass
@@ -57,6 +60,37 @@ def fault_run(pg_settings: Settings, client: Celery,  # noqa: F811 (the fixtures
     run = FaultRun(pg_settings, client, tmp_path)
     yield run
     run.stop_workers()
+
+
+@pytest.fixture
+def twilio_peer() -> Iterator[TwilioPeer]:
+    peer = TwilioPeer()
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture
+def smtp_peer() -> Iterator[SmtpPeer]:
+    peer = SmtpPeer()
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(DUE)
+
+
+@pytest.fixture
+def webhooks(pg_settings: Settings, client: Celery,  # noqa: F811 (the fixtures above)
+             clock: Clock) -> Iterator[Webhooks]:
+    """The web app on a port; what it plans goes to the workers stamped with its clock."""
+    def enqueue(ids: list[int]) -> None:
+        client.send_task("coach.send", args=[ids, clock.now.isoformat()])
+
+    hooks = Webhooks(pg_settings, enqueue, clock)
+    yield hooks
+    hooks.stop()
 
 
 @pytest.fixture

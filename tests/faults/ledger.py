@@ -1,8 +1,8 @@
 """The ledger: after a fault and its recovery, what became of every planned message.
 
-Two records are compared: the outbox (``deliveries``, the database's word) and the channel's
-own record (the ``file`` channel's JSON lines, the provider's word). Every planned row must end
-in one of these, else it is **lost**:
+Two records are compared: the outbox (``deliveries``, the database's word) and the channels'
+own record (the ``file`` channel's JSON lines, and what a recording Twilio or SMTP peer took:
+the provider's word). Every planned row must end in one of these, else it is **lost**:
 
 - ``sent`` or ``delivered``, and the channel saw it exactly once;
 - ``failed`` with a reason an admin can read (an opt-out, say), and the channel never saw it;
@@ -63,9 +63,13 @@ class Ledger:
         return shown + "".join(f"\n  - {p}" for p in self.problems[:20])
 
 
-def check(factory: sessionmaker[Session], outbox_file: Path, end: datetime) -> Ledger:
-    """The ledger of everything in the outbox at ``end``, the last moment the run simulated."""
+def check(factory: sessionmaker[Session], outbox_file: Path, end: datetime,
+          peers: Counter[int] | None = None) -> Ledger:
+    """The ledger of everything in the outbox at ``end``, the last moment the run simulated.
+    ``peers``: the deliveries other providers took (a recording Twilio, an SMTP server), by id,
+    added to the file channel's record."""
     seen = Counter(int(str(m["delivery_id"])) for m in read_outbox(outbox_file))
+    seen.update(peers or Counter())
     with factory() as session:
         rows = list(session.execute(
             select(Delivery, Subscriber).join(Subscriber).order_by(Delivery.id)))

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -47,9 +48,9 @@ class FaultWorker(Worker):
     processes with the main one, as a machine or container dying would."""
 
     def __init__(self, settings: Settings, log: Path, concurrency: int = 2,
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, app: str = "tasks.app"):
         self.settings, self.log = settings, log
-        command = [sys.executable, "-m", "celery", "-A", "tasks.app", "worker",
+        command = [sys.executable, "-m", "celery", "-A", app, "worker",
                    "--pool=prefork", f"--concurrency={concurrency}", "--loglevel=INFO",
                    "--without-gossip", "--without-mingle", "--without-heartbeat"]
         self.output = log.open("w")
@@ -105,6 +106,8 @@ class FaultRun:
         self.settings, self.client, self.tmp_path = settings, client, tmp_path
         self.factory: sessionmaker[Session] = session_factory(settings.effective_database_url)
         self.workers: list[FaultWorker] = []
+        # What recording peers took, by delivery id, beside the file channel's record.
+        self.peers: list[Callable[[], Counter[int]]] = []
         self.started = time.monotonic()
         with self.factory.begin() as session:
             publish_missing_builtins(session, PROGRAMMES)
@@ -122,10 +125,12 @@ class FaultRun:
             reply(self.factory, self.settings, f"person{number}@example.org", "STOP",
                   DUE - timedelta(hours=1))
 
-    def start_worker(self, concurrency: int = 2, **env: str) -> FaultWorker:
-        """A worker; ``env`` adds settings of its own (COACH_SEND_BATCH_SIZE=...)."""
+    def start_worker(self, concurrency: int = 2, app: str = "tasks.app",
+                     env: dict[str, str] | None = None, **more: str) -> FaultWorker:
+        """A worker; ``env`` and ``more`` add settings of its own (COACH_SEND_BATCH_SIZE=...),
+        ``app`` names another Celery app module (tests.faults.short_waits)."""
         log = self.tmp_path / f"worker-{len(self.workers)}.log"
-        started = FaultWorker(self.settings, log, concurrency, env)
+        started = FaultWorker(self.settings, log, concurrency, {**(env or {}), **more}, app)
         self.workers.append(started)
         return started
 
@@ -206,7 +211,10 @@ class FaultRun:
             return Counter(session.scalars(select(Delivery.status)))
 
     def ledger(self, end: datetime) -> Ledger:
-        return check(self.factory, self.settings.effective_outbox_file, end)
+        taken: Counter[int] = Counter()
+        for peer in self.peers:
+            taken.update(peer())
+        return check(self.factory, self.settings.effective_outbox_file, end, taken)
 
     def worker_logs(self) -> str:
         return "".join(w.log.read_text() for w in self.workers)
