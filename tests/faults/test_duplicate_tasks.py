@@ -1,6 +1,7 @@
 """Work handed out twice: two beats enqueueing the same minutes, and a send task redelivered
 by Redis while it is still running. Real worker processes on Redis and PostgreSQL."""
 
+import re
 from collections import Counter
 from datetime import timedelta
 
@@ -15,6 +16,7 @@ from tests.faults.run import DUE, FaultRun
 from tests.helpers import enrol
 
 MINUTES = 10  # of two beats at once, each minute with someone due
+RECEIVED = re.compile(r"Task coach\.send\[([^\]]+)\] received")
 
 
 @pytest.mark.faults
@@ -48,3 +50,22 @@ def _welcomes_and_steps(run: FaultRun) -> tuple[Counter[str], Counter[int]]:
         planned = Counter(session.scalars(select(Delivery.step_key)))
         steps = Counter(session.scalars(select(Enrolment.step)))
     return Counter({str(k): v for k, v in planned.items()}), steps
+
+
+@pytest.mark.faults
+def test_a_send_redelivered_while_it_runs_finds_its_rows_claimed(fault_run: FaultRun,
+                                                                 record: Recorder) -> None:
+    fault_run.populate(people=60, opt_outs=2)
+    for _ in range(2):  # the copy may go to another worker, or to the same one
+        fault_run.start_worker(app="tests.faults.slow_sends", COACH_SEND_BATCH_SIZE="10")
+    record.start_clock()
+    fault_run.sweep(DUE)
+    fault_run.wait_settled(DUE)
+    fault_run.quiesce()  # every copy ran
+    received = Counter(RECEIVED.findall(fault_run.worker_logs()))
+    assert max(received.values()) > 1, "Redis handed a running send task out again"
+    ledger = fault_run.ledger(DUE)
+    record("task outlives the visibility timeout", ledger)
+    assert ledger.duplicated == 0 and ledger.lost == 0, ledger
+    assert ledger.problems == [] and ledger.unknown == 0, ledger
+    assert ledger.sent == ledger.planned - ledger.failed == 58 + 2, ledger
