@@ -118,12 +118,14 @@ def record_callback(session: Session, callback: Callback, now: datetime) -> str:
     status = TWILIO_STATUS.get(callback.status)
     if status is None:
         return f"status {callback.status!r} ignored"
-    # Moving on from "unknown" is reconciliation: the old "outcome unknown" reason goes.
+    # Moving on from "unknown" is reconciliation: the old "outcome unknown" reason goes, and a
+    # row whose sender never heard Twilio's answer learns the message's SID here.
     error = _reason(callback) if status == FAILED else None
     behind = [name for name, rank in RANK.items() if rank < RANK[status]]
     changed = session.execute(
         update(Delivery).where(Delivery.id == delivery.id, Delivery.status.in_(behind))
-        .values(status=status, error=error, sent_at=func.coalesce(Delivery.sent_at, now))
+        .values(status=status, error=error, sent_at=func.coalesce(Delivery.sent_at, now),
+                provider_id=func.coalesce(Delivery.provider_id, callback.provider_id or None))
     ).rowcount  # type: ignore[attr-defined]
     return f"delivery {delivery.id} {status}" if changed else f"delivery {delivery.id} unchanged"
 

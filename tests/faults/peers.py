@@ -32,7 +32,8 @@ from tests.channels_twilio.conftest import ACCOUNT_SID, AUTH_TOKEN, SENDER, free
 from tests.integration.conftest import wait_until
 
 INBOUND_SECRET = "a-test-secret-for-inbound-email-posts"
-# The Twilio channel's real-time waits in workers started from tests.faults.short_waits.
+# The Celery app of workers whose Twilio channel waits these seconds (see that module).
+SHORT_WAITS = "tests.faults.short_waits"
 TWILIO_READ_TIMEOUT, TWILIO_HOLD_OFF = 2.0, 1.0
 # What the Twilio peer may answer: a message created, or one of Twilio's refusals.
 OK, SLOW_DOWN, BROKEN, HANG, OPTED_OUT = "ok", "429", "500", "hang", "21610"

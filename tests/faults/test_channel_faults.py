@@ -16,6 +16,7 @@ from tests.faults.peers import (
     HANG,
     OK,
     OPTED_OUT,
+    SHORT_WAITS,
     SLOW_DOWN,
     TWILIO_HOLD_OFF,
     SmtpPeer,
@@ -27,7 +28,6 @@ from tests.faults.run import DUE, RECOVERY, FaultRun
 from tests.integration.conftest import wait_until
 
 PEOPLE = 120  # 60 of them on SMS
-SHORT_WAITS = "tests.faults.short_waits"
 # Bursts among good answers, in the order requests arrive. Six refusals in a row, to two pool
 # processes that try a message three times, run at least one message out of tries: it goes
 # back to the queue, and its process holds off, sending the rest of its batch back too.

@@ -16,6 +16,9 @@ from coach.subscribers.models import Subscriber
 from coach.subscribers.tokens import make_token
 from tests.faults.conftest import Recorder
 from tests.faults.peers import (
+    HANG,
+    OK,
+    SHORT_WAITS,
     SmtpPeer,
     Taken,
     TwilioPeer,
@@ -32,6 +35,9 @@ PEOPLE = 60  # 30 on SMS, 30 by email
 FEWER = 40  # enough for a batch to be struck mid-way on each channel
 STOPPERS = 3  # besides the person whose message is on its way when STOP comes
 STRIKE = 5  # the nudge, on each channel, during whose send the STOPs come
+# Two answers held past the sender's timeout: the first message reported delivered while its
+# sender still waits (its SID is a multiple of 3), the second only once the sender gave up.
+HELD = ((5, OK), (2, HANG))
 
 
 @pytest.mark.faults
@@ -40,6 +46,7 @@ def test_status_callbacks_duplicated_forged_and_out_of_order_change_nothing(
 ) -> None:
     fault_run.populate(PEOPLE, opt_outs=2)
     fault_run.peers.append(twilio_peer.accepted)
+    twilio_peer.script(*HELD)
     early: list[Taken] = []
 
     def delivered_before_the_answer(taken: Taken) -> None:
@@ -51,14 +58,15 @@ def test_status_callbacks_duplicated_forged_and_out_of_order_change_nothing(
 
     def then_the_rest(taken: Taken) -> None:
         """Right after the answer, racing the sender's own record of it: delivered before
-        sent, or a late sent after delivered."""
+        sent, or a late sent after delivered. After a held answer, the sender has marked the
+        message unknown: the callbacks reconcile it."""
         if taken not in early:
             assert webhooks.status(taken, "delivered") == 204
         assert webhooks.status(taken, "sent") == 204
 
     twilio_peer.before_answer, twilio_peer.after_answer = delivered_before_the_answer, \
         then_the_rest
-    fault_run.start_worker(env=twilio_env(twilio_peer.url, webhooks.url))
+    fault_run.start_worker(app=SHORT_WAITS, env=twilio_env(twilio_peer.url, webhooks.url))
     record.start_clock()
     fault_run.sweep(DUE)
     fault_run.wait_settled(DUE)
@@ -67,7 +75,8 @@ def test_status_callbacks_duplicated_forged_and_out_of_order_change_nothing(
     taken = twilio_peer.requests()
     assert early and len(taken) == PEOPLE // 2, "every text went once, a third reported early"
     outcomes = _sms_outcomes(fault_run)
-    assert outcomes == {t.delivery: (DELIVERED, None, t.sid) for t in taken}, outcomes
+    assert outcomes == {t.delivery: (DELIVERED, None, t.sid) for t in taken}, \
+        "each delivered, with Twilio's SID, held answers and all"
     genuine = list(webhooks.posted)
     assert {webhooks.replay(posted) for posted in genuine} == {204}, "Twilio retries them"
     forged = {webhooks.status(t, "failed", forged=True, ErrorCode="21610") for t in taken}
