@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from coach.delivery.attempts import send_claimed
 from coach.delivery.channels import (
     MemoryChannel,
     NotAttempted,
@@ -13,7 +14,7 @@ from coach.delivery.channels import (
     UnknownOutcome,
 )
 from coach.delivery.models import Delivery
-from coach.delivery.services import claim, send_claimed
+from coach.delivery.services import claim
 from coach.delivery.status import Callback, record_callback
 from coach.scheduling.models import Enrolment
 from coach.scheduling.services import run_sweep
@@ -22,6 +23,14 @@ from tests.conftest import START
 from tests.helpers import deliveries, enrol, reply, tick
 
 DUE = START + timedelta(hours=9, minutes=30)
+
+
+@pytest.fixture(autouse=True, params=[True, False], ids=["local batch", "one by one"])
+def local(request, monkeypatch) -> bool:
+    """Every test twice: the memory channel as the local channel it is (a batch's attempts and
+    outcomes in one write each) and as a provider's (one committed attempt at a time)."""
+    monkeypatch.setattr(MemoryChannel, "local", request.param)
+    return bool(request.param)
 
 
 def _plan(settings, factory) -> list[int]:
@@ -273,11 +282,13 @@ def test_our_own_rate_limit_uses_up_no_attempt(settings, factory, published):
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_sender_that_loses_its_database_mid_batch_hands_back_what_it_never_reached(
-    settings, factory, published, monkeypatch
+    settings, factory, published, monkeypatch, local
 ):
-    """Its PostgreSQL connection is terminated (as in a failover) during the third message:
-    the rows it never reached go back to the queue at once, the task's retry sends them, and
-    nothing is sent twice. The third row's outcome is unknown (its provider call had started)."""
+    """Its PostgreSQL connection is terminated (as in a failover) during the third message.
+    One by one: the rows it never reached go back to the queue at once, the task's retry sends
+    them, and nothing is sent twice; the third row's outcome is unknown (its provider call had
+    started). A local batch recorded every attempt before its first call and goes on to the
+    end: no row is handed back or sent again, and all await reconciliation."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import OperationalError
 
@@ -308,6 +319,12 @@ def test_a_sender_that_loses_its_database_mid_batch_hands_back_what_it_never_rea
     with pytest.raises(OperationalError):
         send_deliveries(ids, DUE, settings)
     statuses = {row.id: row.status for row in _all_rows(factory)}
+    if local:
+        assert list(statuses.values()) == ["sending"] * 6 and len(MemoryChannel.sent) == 6
+        monkeypatch.setattr(MemoryChannel, "send", real_send)
+        assert send_deliveries(ids, DUE, settings).skipped == 6 and len(MemoryChannel.sent) == 6
+        killer.dispose()
+        return
     assert [statuses[i] for i in ids[:2]] == ["sent", "sent"]
     assert statuses[ids[2]] == "sending", "its outcome was never written: unknown, not resent"
     assert [statuses[i] for i in ids[3:]] == ["queued"] * 3, "handed back at once"

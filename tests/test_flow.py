@@ -5,6 +5,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from coach.delivery.channels import MemoryChannel
+from coach.delivery.email_message import build_email
 from coach.events.models import Event
 from coach.scheduling.models import Enrolment
 from tests.conftest import START
@@ -21,7 +22,8 @@ def test_welcome_goes_at_the_preferred_local_time(settings, factory, published):
     assert welcome.sent_at == START + timedelta(hours=9, minutes=30)
     [email] = MemoryChannel.sent
     assert email.subject and "coaching, not therapy" in email.text
-    assert "<strong>" in (email.html or "") and "not therapy" in (email.html or "")
+    page = build_email(email, settings, welcome.sent_at).get_body(("html",)).get_content()
+    assert "<strong>" in page and "not therapy" in page
 
 
 def test_three_weeks_with_replies_and_a_pause(settings, factory, published):

@@ -55,7 +55,15 @@ class Channel(Protocol):
         ...
 
 
-class ConsoleChannel:
+class LocalChannel:
+    """A channel whose send stays on this machine and takes microseconds: a batch's attempts
+    and outcomes are each one write, not one a message (coach.delivery.attempts says why that
+    is safe). A channel without this is sent one committed attempt at a time."""
+
+    local: ClassVar[bool] = True
+
+
+class ConsoleChannel(LocalChannel):
     def send(self, message: OutgoingMessage) -> str:
         heading = f"--- {message.channel} to {message.to}"
         if message.subject:
@@ -65,7 +73,7 @@ class ConsoleChannel:
 
 
 @dataclass
-class FileChannel:
+class FileChannel(LocalChannel):
     path: Path
 
     def send(self, message: OutgoingMessage) -> str:
@@ -79,7 +87,7 @@ class FileChannel:
 
 
 @dataclass
-class MemoryChannel:
+class MemoryChannel(LocalChannel):
     sent: ClassVar[list[OutgoingMessage]] = []
     fail_with: list[Exception] = field(default_factory=list)
 
@@ -91,7 +99,7 @@ class MemoryChannel:
 
 
 @dataclass
-class OffChannel:
+class OffChannel(LocalChannel):
     name: str
 
     def send(self, message: OutgoingMessage) -> str:

@@ -1,5 +1,5 @@
 """Sending a batch of outbox rows: claim in one transaction, then attempt and record each row
-(see :mod:`coach.delivery.services` for what is committed when).
+(see :mod:`coach.delivery.attempts` for what is committed when).
 
 A row claimed by a sender that then dies stays ``sending``. Housekeeping puts it back in the
 queue if its attempt was never recorded, and marks it unknown if it was: it is never sent
@@ -16,8 +16,9 @@ from datetime import datetime
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from coach.db import get_engine, session_factory
+from coach.delivery.attempts import send_claimed
 from coach.delivery.channels import Channel, channel_for
-from coach.delivery.services import SendSummary, claim, hand_back, send_claimed
+from coach.delivery.services import SendSummary, claim, hand_back
 from coach.settings import Settings
 
 log = logging.getLogger(__name__)

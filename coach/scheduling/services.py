@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from coach.db import session_factory
+from coach.delivery.reconcile import Reconciled, reconcile_file_channel
 from coach.delivery.services import due_queued, mark_stale_sending
 from coach.scheduling.sweep import sweep
 from coach.settings import Settings
@@ -42,7 +43,8 @@ def _run_sweep(
     call_helpers: Callable[[int], None] | None, housekeeping: bool,
 ) -> dict[str, Any]:
     factory = session_factory(settings.effective_database_url)
-    unknown, lost = _housekeeping(factory, now, settings) if housekeeping else (0, [])
+    unknown, reconciled, lost = (_housekeeping(factory, now, settings) if housekeeping
+                                 else (0, Reconciled(), []))
     for batch in _chunks(lost, settings.send_batch_size):
         enqueue(batch)
 
@@ -53,16 +55,18 @@ def _run_sweep(
     helpers = settings.sweep_parallelism - 1
     on_backlog = (lambda: call_helpers(helpers)) if call_helpers and helpers > 0 else None
     result = sweep(factory, now, settings.sweep_batch_size, enqueue_in_batches, on_backlog)
-    return {**result.as_dict(), "requeued": len(lost), "marked_unknown": unknown}
+    return {**result.as_dict(), "requeued": len(lost), "marked_unknown": unknown,
+            "reconciled": reconciled.sent + reconciled.requeued}
 
 
 def _housekeeping(
     factory: sessionmaker[Session], now: datetime, settings: Settings
-) -> tuple[int, list[int]]:
+) -> tuple[int, Reconciled, list[int]]:
     with factory.begin() as session:
         unknown = mark_stale_sending(session, now, STALE_SENDING)
+        reconciled = reconcile_file_channel(session, settings, now)
         lost = due_queued(session, now, LOST_AFTER, MAX_REQUEUED_PER_PASS)
-    return unknown, lost
+    return unknown, reconciled, lost
 
 
 def _chunks(ids: list[int], size: int) -> list[list[int]]:
