@@ -47,11 +47,13 @@ def utcnow() -> datetime:
 
 @lru_cache
 def get_engine(url: str) -> Engine:
+    # hide_parameters: a database error's text, which servers and workers log, would otherwise
+    # carry the statement's parameters, and they hold people's words (a reply, a name).
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

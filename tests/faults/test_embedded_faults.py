@@ -233,9 +233,6 @@ def _snapshot(run: FaultRun) -> tuple[object, ...]:
                 session.scalar(select(func.count(Event.id))))
 
 
-@pytest.mark.xfail(strict=True, reason="coach/db.py creates engines without hide_parameters: "
-                   "a database error's text, which servers and workers log, carries the "
-                   "statement's parameters, here the reply's words")
 def test_a_reply_refused_by_a_locked_database_keeps_its_words_out_of_the_error(
         embedded: FaultRun) -> None:
     embedded.populate(people=2, opt_outs=0)
