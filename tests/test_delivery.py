@@ -194,6 +194,32 @@ def test_everything_a_lost_broker_held_goes_back_in_one_pass_in_send_batches(
     assert max(len(batch) for batch in batches) == settings.send_batch_size
 
 
+@pytest.mark.parametrize("rate, sms_batch", [(0.5, 30), (1.0, 60), (20.0, 100)])
+def test_rate_limited_sms_go_in_batches_a_minute_long_each_channel_its_own(
+    settings, factory, published, monkeypatch, rate, sms_batch
+):
+    """Twilio at the sender's rate: a batch holds no more SMS than go in a minute (never more
+    than COACH_SEND_BATCH_SIZE); email keeps the configured size; no batch mixes the two."""
+    monkeypatch.setattr(settings, "sms_backend", "twilio")
+    monkeypatch.setattr(settings, "sms_rate_per_second", rate)
+    for number in range(110):
+        enrol(factory, START, email=f"p{number}@example.org")
+    for number in range(130):
+        enrol(factory, START, email="", phone=f"+4479111{number:05d}")
+    batches: list[list[int]] = []
+    run_sweep(DUE, settings, batches.append)
+    with factory() as session:
+        rows = session.execute(select(Delivery.id, Delivery.channel))
+        channel = {row.id: row.channel for row in rows}
+    kinds = [{channel[i] for i in batch} for batch in batches]
+    assert all(len(kind) == 1 for kind in kinds), "one channel a batch"
+    sizes = {"sms": [], "email": []}
+    for batch, kind in zip(batches, kinds, strict=True):
+        sizes[kind.pop()].append(len(batch))
+    assert max(sizes["sms"]) == sms_batch and sum(sizes["sms"]) == 130
+    assert max(sizes["email"]) == settings.send_batch_size and sum(sizes["email"]) == 110
+
+
 def test_one_broken_enrolment_does_not_hold_up_the_others(settings, factory, published):
     enrol(factory, START, email="first@example.org")
     enrol(factory, START, email="second@example.org")

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from coach.delivery.models import QUEUED, SENDING, UNKNOWN, Delivery
 from coach.programmes.render import Rendered
+from coach.settings import Settings
 from coach.subscribers.models import Subscriber
 
 log = logging.getLogger(__name__)
@@ -55,20 +56,42 @@ def delivery_row(
 
 def insert_deliveries(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """Insert outbox rows; a row whose key already exists is skipped, never sent twice."""
+    return [row_id for row_id, _ in _insert(session, rows)]
+
+
+def insert_deliveries_by_channel(session: Session, rows: list[dict[str, Any]]
+                                 ) -> dict[str, list[int]]:
+    """The same, the new rows' ids by channel: send batches are sized per channel."""
+    by_channel: dict[str, list[int]] = {}
+    for row_id, channel in _insert(session, rows):
+        by_channel.setdefault(channel, []).append(row_id)
+    return by_channel
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, str]]:
     if not rows:
         return []
     if session.autoflush:
         session.flush()  # what the ORM statement did implicitly: pending rows go in first
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    table = Delivery.__table__
     # A Core statement on the table, not the ORM entity: the ORM's bulk insert starts a new
     # statement whenever the set of non-NULL keys changes (an SMS row after an email row), so
     # a mixed batch went row by row; Core sends it as multi-row INSERTs.
     statement = (
-        dialect.insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(table.c.id)
+        dialect.insert(DELIVERIES).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(DELIVERIES.c.id, DELIVERIES.c.channel)
     )
-    return list(session.connection().scalars(statement, rows))
+    return [(row_id, channel) for row_id, channel in session.connection().execute(statement, rows)]
+
+
+def send_batch_size(channel: str, settings: Settings) -> int:
+    """Rows one send task claims: COACH_SEND_BATCH_SIZE, but no more rate-limited SMS than the
+    sender sends in a minute, so no claimed row waits in its batch anywhere near housekeeping's
+    horizon (a row claimed long ago and not yet tried is taken for a dead sender's)."""
+    if channel == "sms" and settings.sms_backend == "twilio":
+        per_minute = int(settings.sms_rate_per_second * 60)
+        return max(1, min(settings.send_batch_size, per_minute))
+    return settings.send_batch_size
 
 
 def claim(session: Session, ids: Iterable[int], now: datetime) -> list[int]:

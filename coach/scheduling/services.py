@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from coach.db import session_factory
 from coach.delivery.reconcile import Reconciled, reconcile_file_channel
-from coach.delivery.services import due_queued, mark_stale_sending
+from coach.delivery.services import due_queued, mark_stale_sending, send_batch_size
 from coach.scheduling.sweep import sweep
 from coach.settings import Settings
 
+CHANNELS = ("sms", "email")
 STALE_SENDING = timedelta(minutes=10)
 LOST_AFTER = timedelta(minutes=10)  # longer than a busy queue takes to drain
 # Rows one housekeeping pass enqueues again, in send-batch chunks: after a broker lost its
@@ -45,11 +46,12 @@ def _run_sweep(
     factory = session_factory(settings.effective_database_url)
     unknown, reconciled, lost = (_housekeeping(factory, now, settings) if housekeeping
                                  else (0, Reconciled(), []))
-    for batch in _chunks(lost, settings.send_batch_size):
+    # Found lost, of either channel: in batches no bigger than the smaller channel's.
+    for batch in _chunks(lost, min(send_batch_size(name, settings) for name in CHANNELS)):
         enqueue(batch)
 
-    def enqueue_in_batches(ids: list[int]) -> None:
-        for batch in _chunks(ids, settings.send_batch_size):
+    def enqueue_in_batches(ids: list[int], channel: str) -> None:
+        for batch in _chunks(ids, send_batch_size(channel, settings)):
             enqueue(batch)
 
     helpers = settings.sweep_parallelism - 1

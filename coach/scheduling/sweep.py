@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from coach.db import Base
-from coach.delivery.services import insert_deliveries
+from coach.delivery.services import insert_deliveries_by_channel
 from coach.events.models import Event
 from coach.events.services import event_row
 from coach.programmes.limits import TemplateProblem
@@ -52,9 +52,10 @@ class SweepResult:
 
 def sweep(
     factory: sessionmaker[Session], now: datetime, batch_size: int,
-    on_planned: Callable[[list[int]], None], on_backlog: Callable[[], None] | None = None,
+    on_planned: Callable[[list[int], str], None], on_backlog: Callable[[], None] | None = None,
 ) -> SweepResult:
-    """Plan everything due at ``now``, batch by batch. ``on_backlog`` is called once when the
+    """Plan everything due at ``now``, batch by batch; ``on_planned(ids, channel)`` gets each
+    batch's new outbox rows, a channel at a time. ``on_backlog`` is called once when the
     first batch comes back full: more is due than one batch, so helpers may join in."""
     result = SweepResult()
     with _single_claimer(factory):
@@ -63,9 +64,9 @@ def sweep(
                 batch = claim_due(session, now, batch_size)
                 planned = _plan_batch(session, batch, now, result)
             result.due += len(batch)
-            result.planned += planned
-            if planned:
-                on_planned(planned)
+            for channel, ids in planned.items():
+                result.planned += ids
+                on_planned(ids, channel)
             if len(batch) < batch_size:
                 return result
             if on_backlog is not None:
@@ -90,7 +91,7 @@ def claim_due(
 def _plan_batch(
     session: Session, batch: list[tuple[Enrolment, Subscriber]], now: datetime,
     result: SweepResult,
-) -> list[int]:
+) -> dict[str, list[int]]:
     _load_programmes(session, {e.version_id for e, _ in batch})
     outbox, events, progress, retries, sends = [], [], [], [], []
     following = []  # people who chose a next focus, once this programme completes
@@ -123,7 +124,7 @@ def _plan_batch(
         session.connection().execute(insert(_table(Event)), events)
     for subscriber in following:
         start_next_focus(session, subscriber, now)
-    return insert_deliveries(session, outbox)
+    return insert_deliveries_by_channel(session, outbox)
 
 
 def _failure(error: Exception) -> tuple[timedelta, str]:
