@@ -89,6 +89,22 @@ def test_a_bad_now_is_refused(settings, factory, published):
     assert "not an ISO-8601 time" in coach("tick", "--now", "yesterday", code=2)
 
 
+def test_a_full_disk_is_said_plainly_without_a_traceback(settings, factory, published,
+                                                        monkeypatch):
+    """The sweep's own refusal (tests/faults fills a real disk) reaches the operator as one
+    sentence that says what to do, and a failing exit code."""
+    from coach.cli import main
+    from coach.scheduling.services import DatabaseFull
+
+    def full(*_args, **_kwargs):
+        raise DatabaseFull("the database is full (coach.db): free space on the disk that holds "
+                           "it; the next sweep then plans what is still due")
+
+    monkeypatch.setattr(main, "run_sweep", full)
+    output = coach("tick", code=2)
+    assert "free space on the disk" in output and "Traceback" not in output
+
+
 def test_publish_is_immutable_and_idempotent(settings, factory, tmp_path):
     folder = tmp_path / "honesty"
     shutil.copytree(PROGRAMMES / "honesty", folder)

@@ -18,7 +18,7 @@ from coach.db import transaction
 from coach.delivery.sending import send_deliveries
 from coach.inbound.services import UnknownSender, record_reply
 from coach.scheduling.enrol import subscribe
-from coach.scheduling.services import run_sweep
+from coach.scheduling.services import DatabaseFull, run_sweep
 from coach.settings import get_settings
 from coach.subscribers.addresses import BadAddress
 from coach.subscribers.services import SignUp, SubscribeError, find_by_address
@@ -116,7 +116,10 @@ def tick_command(now: str | None = now_option()) -> None:
         for key, value in send_deliveries(ids, moment, settings).as_dict().items():
             sent[key] = sent.get(key, 0) + value
 
-    result = run_sweep(moment, settings, send_now)
+    try:
+        result = run_sweep(moment, settings, send_now)
+    except DatabaseFull as error:
+        fail(str(error))
     out.print(json.dumps({**result, "sent": sent.get("sent", 0)}))
 
 
