@@ -61,11 +61,24 @@ def throughput(console: Console, result: Throughput, target: int) -> None:
                   f"{target:,}/s target); actions {result.actions}")
 
 
+# Issue 10's targets for the worker figures, printed beside them.
+END_TO_END_TARGET, SEND_PATH_TARGET = 3_000, 5_000
+BURST, BURST_SECONDS = 100_000, 60.0  # a 09:00 burst, handed to the channel within a minute
+MEMORY_GROWTH_TARGET = 1.25  # "flat": PSS after the run within 25% of PSS after 10k
+
+
+def versus(value: float, target: float) -> str:
+    return f"{'meets' if value >= target else 'BELOW'} the {target:,.0f}/s target"
+
+
 def end_to_end(console: Console, result: Run) -> None:
     console.print(f"(2) end to end via a Celery worker, console channel: {result.messages:,} "
                   f"messages sent in {result.seconds:.1f} s = [bold]{result.per_second:,.0f}/s[/]"
-                  f" ({result.tasks:,} send tasks; the sweep enqueuing them took "
-                  f"{result.sweep_seconds:.1f} s of that)")
+                  f" ({versus(result.per_second, END_TO_END_TARGET)}; {result.tasks:,} send "
+                  f"tasks; the sweep enqueuing them took {result.sweep_seconds:.1f} s of that)")
+    if result.messages >= BURST:
+        console.print(f"(2) {result.messages:,} due at one minute, all handed to the channel in "
+                      f"[bold]{result.seconds:.1f} s[/] (target <= {BURST_SECONDS:.0f} s)")
     for mark, memory in result.memory.items():
         console.print(f"(5) worker memory {mark}: RSS {memory.rss_mb:,.0f} MB, PSS "
                       f"{memory.pss_mb:,.0f} MB over {memory.processes} processes")
@@ -73,7 +86,8 @@ def end_to_end(console: Console, result: Run) -> None:
 
 def sends(console: Console, result: Run) -> None:
     console.print(f"(2) the send path alone, from a full queue: {result.messages:,} messages in "
-                  f"{result.seconds:.1f} s = [bold]{result.per_second:,.0f}/s[/], "
+                  f"{result.seconds:.1f} s = [bold]{result.per_second:,.0f}/s[/] "
+                  f"({versus(result.per_second, SEND_PATH_TARGET)}), "
                   f"{result.tasks_per_second:,.0f} send tasks/s")
 
 
@@ -120,10 +134,14 @@ def _worker_rows(table: Table, figures: Figures, args: argparse.Namespace) -> No
     e2e, sends, bare = figures.e2e, figures.sends, figures.bare
     if e2e:
         table.add_row("(2) end to end messages/s (sweep + worker, console channel)",
-                      f"{e2e.per_second:,.0f}")
+                      f"{e2e.per_second:,.0f} (target {END_TO_END_TARGET:,})")
+        if e2e.messages >= BURST:
+            table.add_row(f"(2) {e2e.messages:,} due at one minute, all handed to the channel",
+                          f"{e2e.seconds:.1f} s (target <= {BURST_SECONDS:.0f} s)")
     if sends:
         table.add_row("(2) send path alone, messages/s (tasks/s)",
-                      f"{sends.per_second:,.0f} ({sends.tasks_per_second:,.0f})")
+                      f"{sends.per_second:,.0f} ({sends.tasks_per_second:,.0f}) "
+                      f"(target {SEND_PATH_TARGET:,})")
     if bare and sends:
         table.add_row("(3) bare Celery no-op tasks/s", f"{bare.tasks_per_second:,.0f}")
         table.add_row(f"(2)/(3) send tasks/s vs no-op tasks/s ({args.send_batch_size} ids each)",
@@ -135,6 +153,17 @@ def _worker_rows(table: Table, figures: Figures, args: argparse.Namespace) -> No
         for mark, memory in e2e.memory.items():
             table.add_row(f"(5) worker RSS / PSS {mark}",
                           f"{memory.rss_mb:,.0f} / {memory.pss_mb:,.0f} MB")
+        _memory_growth(table, e2e)
+
+
+def _memory_growth(table: Table, e2e: Run) -> None:
+    """PSS at the end of the run against PSS after the first 10k messages."""
+    marks = [mark for mark in e2e.memory if mark.startswith("after ")]
+    if len(marks) < 2:
+        return
+    first, last = e2e.memory[marks[0]], e2e.memory[marks[-1]]
+    table.add_row(f"(5) worker PSS {marks[-1]} vs {marks[0]}",
+                  f"{last.pss_mb / first.pss_mb:.2f}x (target <= {MEMORY_GROWTH_TARGET}x)")
 
 
 def rate_run(console: Console, run: RateRun) -> None:
