@@ -50,16 +50,19 @@ def _plan(settings, factory, people):
     return planned
 
 
+def _send_until_killed(factory, ids, channel):
+    with factory() as session, pytest.raises(WorkerDied):
+        claimed = claim(session, ids, DUE)
+        session.commit()
+        send_claimed(session, claimed, lambda _: channel, DUE)
+
+
 def test_a_batch_killed_mid_way_is_settled_from_the_file_and_nothing_goes_twice(
     file_settings, factory, published
 ):
     ids = _plan(file_settings, factory, 5)
     outbox = file_settings.effective_outbox_file
-    with factory() as session, pytest.raises(WorkerDied):
-        claimed = claim(session, ids, DUE)
-        session.commit()
-        dying = DiesAfter(outbox, 2)
-        send_claimed(session, claimed, lambda _: dying, DUE)
+    _send_until_killed(factory, ids, DiesAfter(outbox, 2))
     handed_over = [line["delivery_id"] for line in read_outbox(outbox)]
     assert handed_over == ids[:2]
 
@@ -83,11 +86,7 @@ def test_a_line_cut_short_by_the_kill_counts_as_never_handed_over(
 ):
     ids = _plan(file_settings, factory, 2)
     outbox = file_settings.effective_outbox_file
-    with factory() as session, pytest.raises(WorkerDied):
-        claimed = claim(session, ids, DUE)
-        session.commit()
-        dying = DiesAfter(outbox, 1)
-        send_claimed(session, claimed, lambda _: dying, DUE)
+    _send_until_killed(factory, ids, DiesAfter(outbox, 1))
     cut = json.dumps({"delivery_id": ids[1], "provider_id": "file-cut"})[:20]
     with outbox.open("a", encoding="utf-8") as file:
         file.write(cut)
@@ -100,11 +99,7 @@ def test_a_line_cut_short_by_the_kill_counts_as_never_handed_over(
 def test_other_channels_unknown_rows_are_left_alone(settings, factory, published):
     """Memory and SMTP keep no record to ask: their unknown rows stay unknown."""
     ids = _plan(settings, factory, 1)
-    with factory() as session, pytest.raises(WorkerDied):
-        claimed = claim(session, ids, DUE)
-        session.commit()
-        send_claimed(session, claimed, lambda _: DiesAfter(settings.effective_outbox_file, 0),
-                     DUE)
+    _send_until_killed(factory, ids, DiesAfter(settings.effective_outbox_file, 0))
     result = run_sweep(LATER, settings, lambda ids: pytest.fail("resent"))
     assert (result["marked_unknown"], result["reconciled"]) == (1, 0)
     assert [status for status, _, _ in _statuses(factory).values()] == ["unknown"]
