@@ -26,16 +26,24 @@ class Lexicon:
     stems: dict[str, tuple[str, ...]]  # "strangl" -> concepts of every word that starts so
     longest: int
     stem_lengths: tuple[int, ...]
+    # for speed: the lengths of the phrases that start with a word, and the first letters of
+    # the stems (a word that starts like no stem is not looked up for any)
+    sizes: dict[str, tuple[int, ...]]
+    stem_heads: frozenset[str]
 
     def tag(self, words: list[str]) -> list[tuple[int, str]]:
         """(position, concept) for every phrase or stem found, in order of position."""
         found: list[tuple[int, str]] = []
-        for i in range(len(words)):
-            for size in range(1, min(self.longest, len(words) - i) + 1):
+        shortest = self.stem_lengths[0] if self.stem_lengths else 0
+        for i, word in enumerate(words):
+            for size in self.sizes.get(word, ()):
+                if size > len(words) - i:
+                    break
                 concepts = self.phrases.get(tuple(words[i:i + size]))
                 if concepts:
                     found.extend((i, c) for c in concepts)
-            word = words[i]
+            if word[:shortest] not in self.stem_heads:
+                continue
             for length in self.stem_lengths:
                 if length <= len(word):
                     concepts = self.stems.get(word[:length])
@@ -79,11 +87,17 @@ def lexicon() -> Lexicon:
                     stems.setdefault(entry[:-1], set()).add(concept)
                 else:
                     phrases.setdefault(tuple(entry.split()), set()).add(concept)
+    sizes: dict[str, set[int]] = {}
+    for phrase in phrases:
+        sizes.setdefault(phrase[0], set()).add(len(phrase))
+    stem_lengths = tuple(sorted({len(k) for k in stems}))
     return Lexicon(
         phrases={k: tuple(sorted(v)) for k, v in phrases.items()},
         stems={k: tuple(sorted(v)) for k, v in stems.items()},
         longest=max(len(k) for k in phrases),
-        stem_lengths=tuple(sorted({len(k) for k in stems})),
+        stem_lengths=stem_lengths,
+        sizes={word: tuple(sorted(found)) for word, found in sizes.items()},
+        stem_heads=frozenset(stem[:stem_lengths[0]] for stem in stems),
     )
 
 

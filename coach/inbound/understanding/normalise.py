@@ -27,8 +27,9 @@ OTHER_MARKS = re.compile(r"[^a-z0-9_/ .]+|(?<![0-9])/|/(?![0-9])")
 def normalise(text: str) -> str:
     """The reply in plain words separated by single spaces, "." between clauses."""
     table = _table()
-    text = INVISIBLE.sub("", unicodedata.normalize("NFC", text))
-    text = table["emoji"].sub(lambda m: f" {table['emoji_words'][m.group(0)]} ", text)
+    if table["emoji_in_ascii"] or not text.isascii():  # else none to find (most replies)
+        text = INVISIBLE.sub("", unicodedata.normalize("NFC", text))  # INVISIBLE: none ASCII
+        text = table["emoji"].sub(lambda m: f" {table['emoji_words'][m.group(0)]} ", text)
     text = text.translate(TYPOGRAPHIC).casefold()
     for pattern, words in table["before_apostrophes"]:
         text = pattern.sub(words, text)
@@ -54,6 +55,8 @@ def plain_words(normalised: str) -> list[str]:
 
 def _without_accents(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
+    if decomposed.isascii():  # no accent left to take off (most replies)
+        return decomposed
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
@@ -100,6 +103,7 @@ def _table() -> dict[str, Any]:
     return {
         "emoji": re.compile("|".join(re.escape(e) for e in emoji)),
         "emoji_words": raw["emoji"],
+        "emoji_in_ascii": any(e.isascii() for e in emoji),  # an emoticon such as ":)" listed
         "before_apostrophes": [(re.compile(p), w) for p, w in raw["before_apostrophes"].items()],
         "textspeak": raw["textspeak"],
         "numbers": {word: str(value) for word, value in raw["numbers"].items()},

@@ -4,7 +4,7 @@ softener of the word lists leaves to it)."""
 from dataclasses import dataclass
 
 from coach.inbound.understanding.classifier import Classifier
-from coach.inbound.understanding.wordlists import LEVELS, Pattern, WordList
+from coach.inbound.understanding.wordlists import LEVELS, Pattern, WordList, matching
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ CONCEPT = "concept/"  # the word-list patterns written over concepts
 
 def assess(normalised: str, lists: list[WordList], classifier: Classifier | None,
            thresholds: Thresholds) -> Risk:
-    hits = [pattern for wl in lists for pattern in wl.risk if pattern.search(normalised)]
+    hits = [pattern for wl in lists for pattern in matching(wl.risk, normalised)]
     softened = _softened(normalised, lists) if hits else set()
     kept = [hit for hit in hits if hit.category not in softened]
     if kept and (classifier is None or any(hit.name.startswith(CONCEPT) for hit in kept)
@@ -61,8 +61,8 @@ def _corroborated(normalised: str, classifier: Classifier, thresholds: Threshold
 def _softened(normalised: str, lists: list[WordList]) -> set[str]:
     """Categories whose word-list matches a softener undoes in this reply ("a stalker in the
     podcast", "my cat attacks my feet", "cut myself shaving"); the classifier still reads it."""
-    return {category for wl in lists for softener in wl.softeners
-            if softener.search(normalised) for category in softener.softens}
+    return {category for wl in lists for softener in matching(wl.softeners, normalised)
+            for category in softener.softens}
 
 
 def _from_word_lists(normalised: str, hits: list[Pattern], lists: list[WordList]) -> Risk:
@@ -89,7 +89,7 @@ def _from_classifier(normalised: str, lists: list[WordList], classifier: Classif
     flagged = risk["concern"] + risk["urgent"]
     if flagged < min(thresholds.flag, thresholds.flag_after_trap):
         return NO_RISK  # most replies: no need to look for traps
-    trapped = any(trap.search(normalised) for wl in lists for trap in wl.traps)
+    trapped = any(next(matching(wl.traps, normalised), None) is not None for wl in lists)
     if flagged < (thresholds.flag_after_trap if trapped else thresholds.flag):
         return NO_RISK
     category = classifier.read_category(normalised)
