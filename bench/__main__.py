@@ -129,8 +129,9 @@ def measure_worker(url: str, args: argparse.Namespace, env: dict[str, str], log:
     reset_due(url, args.subscribers, args.now)
     broker.flushdb()
     with running_worker("tasks.app", coach_app, options) as pid:
-        figures.e2e = end_to_end(settings, args.now, args.subscribers, pid, checkpoints)
-        report.end_to_end(console, figures.e2e)
+        figures.e2e = end_to_end(settings, args.now, args.subscribers, pid, checkpoints,
+                                 args.sweepers)
+        report.end_to_end(console, figures.e2e, args.sweepers)
         reset_due(url, args.subscribers, args.now)
         figures.sends = queued_sends(settings, args.now, args.subscribers, coach_app)
         report.sends(console, figures.sends)

@@ -1,6 +1,7 @@
 """Through a real Celery worker: coach end to end (sweep -> send.delay -> console channel), the
 send path alone from a full queue, and bare no-op tasks with the same worker settings."""
 
+import multiprocessing
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from rich.progress import Progress
 from bench import noop
 from bench.database import count_sent, status_counts
 from bench.worker import Memory, memory
+from coach.db import get_engine
 from coach.scheduling.services import run_sweep
 from coach.settings import Settings
 from tasks import jobs
@@ -43,16 +45,19 @@ class Run:
 
 
 def end_to_end(settings: Settings, now: datetime, expected: int, pid: int,
-               checkpoints: list[int]) -> Run:
-    """From the start of the sweep (enqueuing as it goes) until every delivery is ``sent``."""
-    tasks: list[int] = []
+               checkpoints: list[int], sweepers: int = 1) -> Run:
+    """From the start of the sweep (enqueuing as it goes) until every delivery is ``sent``.
+    With ``sweepers`` > 1, as a busy minute runs: that many sweeps of the same moment at once,
+    in processes of their own, sharing the work (SKIP LOCKED) as beat's sweep and its helpers
+    do on the workers."""
     marks = {"worker ready": memory(pid)}
     started = time.perf_counter()
-    sweep = _in_thread(lambda: _sweep_enqueuing(settings, now, tasks))
+    sweep = _in_thread(lambda: _sweeps_enqueuing(settings, now, sweepers))
     _wait_all_sent(settings.effective_database_url, expected, sweep, pid, checkpoints, marks)
     seconds = time.perf_counter() - started
     marks[f"after {expected:,} messages"] = memory(pid)
-    return Run(sweep.planned or 0, len(tasks), seconds, sweep.seconds, marks)
+    tasks = int(sweep.result["tasks"]) if sweep.result else 0
+    return Run(sweep.planned or 0, tasks, seconds, sweep.seconds, marks)
 
 
 def queued_sends(settings: Settings, now: datetime, expected: int, app: Celery) -> Run:
@@ -93,12 +98,31 @@ def _resume(app: Celery) -> float:
     return started
 
 
-def _sweep_enqueuing(settings: Settings, now: datetime, tasks: list[int]) -> dict[str, Any]:
+def _sweep_enqueuing(settings: Settings, now: datetime, tasks: list[int],
+                     housekeeping: bool = True) -> dict[str, Any]:
     def enqueue(ids: list[int]) -> None:
         jobs.send.delay(ids)
         tasks.append(len(ids))
 
-    return run_sweep(now, settings, enqueue)
+    return run_sweep(now, settings, enqueue, housekeeping=housekeeping)
+
+
+def _sweeps_enqueuing(settings: Settings, now: datetime, sweepers: int) -> dict[str, Any]:
+    if sweepers == 1:
+        tasks: list[int] = []
+        return {**_sweep_enqueuing(settings, now, tasks), "tasks": len(tasks)}
+    get_engine(settings.effective_database_url).dispose()  # no connection crosses the fork
+    with multiprocessing.get_context("fork").Pool(sweepers) as pool:
+        results = pool.starmap(_one_of_many, [(settings, now, n == 0) for n in range(sweepers)])
+    return {"planned": sum(planned for planned, _ in results),
+            "tasks": sum(tasks for _, tasks in results)}
+
+
+def _one_of_many(settings: Settings, now: datetime, housekeeping: bool) -> tuple[int, int]:
+    """One of several sweeps at once (the first also does housekeeping, as beat's does)."""
+    tasks: list[int] = []
+    result = _sweep_enqueuing(settings, now, tasks, housekeeping)
+    return int(result["planned"]), len(tasks)
 
 
 def _wait_all_sent(url: str, expected: int, sweep: "_Thread", pid: int, checkpoints: list[int],

@@ -71,11 +71,12 @@ def versus(value: float, target: float) -> str:
     return f"{'meets' if value >= target else 'BELOW'} the {target:,.0f}/s target"
 
 
-def end_to_end(console: Console, result: Run) -> None:
-    console.print(f"(2) end to end via a Celery worker, console channel: {result.messages:,} "
+def end_to_end(console: Console, result: Run, sweepers: int) -> None:
+    console.print(f"(2) end to end via a Celery worker, console channel, {sweepers} sweep(s) at "
+                  f"once: {result.messages:,} "
                   f"messages sent in {result.seconds:.1f} s = [bold]{result.per_second:,.0f}/s[/]"
                   f" ({versus(result.per_second, END_TO_END_TARGET)}; {result.tasks:,} send "
-                  f"tasks; the sweep enqueuing them took {result.sweep_seconds:.1f} s of that)")
+                  f"tasks; the sweeps enqueuing them took {result.sweep_seconds:.1f} s of that)")
     if result.messages >= BURST:
         console.print(f"(2) {result.messages:,} due at one minute, all handed to the channel in "
                       f"[bold]{result.seconds:.1f} s[/] (target <= {BURST_SECONDS:.0f} s)")
