@@ -83,10 +83,11 @@ def send_claimed(
     for delivery, subscriber in rows:
         if _deferred(session, delivery, subscriber, now, summary):
             continue
-        if getattr(channels(delivery.channel), "local", False):
+        channel = channels(delivery.channel)
+        if getattr(channel, "local", False):
             local.append((delivery, subscriber))
         else:
-            _send_one(session, delivery, subscriber, channels(delivery.channel), now, summary)
+            _send_one(session, delivery, subscriber, channel, now, summary)
     if local:
         _send_batch(session, local, channels, now, summary)
     session.commit()
