@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from bench.database import reset_due, versions_by_quality
-from bench.peers import Recorder, Request, recording_proxy, running_prism, running_relay
+from bench.peers import Recorder, Request, recording_proxy, running_relay
 from bench.seed import conninfo_of, daytime_zones, seed
 from bench.worker import WorkerOptions, cpu_seconds, node_name, running_worker
 from coach.db import get_engine, session_factory
@@ -38,6 +38,7 @@ from coach.scheduling.services import LOST_AFTER, STALE_SENDING, run_sweep
 from coach.settings import get_settings
 from tasks import jobs
 from tasks.app import app as coach_app
+from tests.support.prism import running_prism
 
 # Valid-shaped credentials: the account is the one in the spec's examples (as the tests use).
 ACCOUNT_SID, AUTH_TOKEN, SENDER = "AC" + "a" * 32, "0123456789abcdef" * 2, "+15005550006"
@@ -213,7 +214,7 @@ def measure(url: str, args: Any, env: dict[str, str], tmp: Path, console: Consol
               "COACH_PUBLIC_URL": PUBLIC_URL, "COACH_RATE_LIMIT_REDIS_URL": args.redis_url}
     broker = redis.Redis.from_url(args.redis_url)
     try:
-        with running_prism(tmp / "prism.log") as (prism, prism_pid), \
+        with running_prism(tmp / "prism.log", answer_within=90) as (prism, prism_pid), \
                 recording_proxy(prism) as (proxy, seen):
             rate_env = {**twilio, "COACH_TWILIO_API_URL": proxy,
                         "COACH_SMS_RATE_PER_SECOND": str(args.sms_rate)}

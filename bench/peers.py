@@ -1,96 +1,29 @@
-"""The peers the channel figures run against, all local: Prism serving Twilio's API spec (as
-tests/channels_twilio/conftest.py starts it), a recording proxy in front of it, and an aiosmtpd
-relay in this process that counts what it receives.
+"""The peers the channel figures run against, all local: Prism serving Twilio's API spec
+(tests/support/prism.py, as the tests start it), a recording proxy in front of it, and an
+aiosmtpd relay in this process that counts what it receives.
 
 The proxy notes when each request reached "Twilio" (wall clock), its answer's status, the
 connection it came on and the delivery id in its StatusCallback: that is what a carrier's rate
 limit would see, unlike ``deliveries.sent_at``, which is the moment the send task started.
 """
 
-import contextlib
 import http.client
-import os
-import signal
-import socket
-import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from aiosmtpd.controller import Controller
 
-from coach.settings import PROJECT_ROOT
+from tests.support.fake_twilio import delivery_of
+from tests.support.http_peers import LocalServer
+from tests.support.ports import free_port
 
-PRISM = PROJECT_ROOT / ".peers" / "node_modules" / ".bin" / "prism"
-SPEC = Path(os.environ.get("COACH_TEST_TWILIO_SPEC",
-                           PROJECT_ROOT.parent / "shared" / "peers" / "twilio_api_v2010.json"))
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def missing_peers() -> str | None:
-    """Why the Twilio figures cannot run here, or None."""
-    if not PRISM.exists():
-        return f"Prism is not installed at {PRISM}; run `make peers`"
-    if not SPEC.exists():
-        return f"Twilio's API spec is not at {SPEC}; set COACH_TEST_TWILIO_SPEC"
-    return None
-
-
-@contextmanager
-def running_prism(log: Path) -> Iterator[tuple[str, int]]:
-    """``prism mock`` serving Twilio's spec on a free port, in its own process group; yields
-    its URL and pid, and stops the whole group (node and anything it started) afterwards."""
-    port = free_port()
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(port), "-v", "warn", str(SPEC)],
-            stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_answers(url, process, log)
-        yield url, process.pid
-    finally:
-        _stop_group(process)
-
-
-def _wait_until_answers(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"Prism exited with {process.returncode}: "
-                               f"{log.read_text()[-2000:]}")
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return
-        except urllib.error.HTTPError:
-            return  # it answered (404: no such path in the spec)
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"Prism did not answer within 90 s: {log.read_text()[-2000:]}")
-
-
-def _stop_group(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
 
 
 # The recording proxy ---------------------------------------------------------------------------
@@ -148,7 +81,8 @@ def _handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
             except OSError as error:
                 status, reason, answer_headers, answer = 502, "Bad Gateway", [], \
                     str(error).encode()
-            recorder.add(Request(arrived, status, self.client_address[:2], _delivery(body)))
+            callback = dict(parse_qsl(body.decode("utf-8", "replace"))).get("StatusCallback", "")
+            recorder.add(Request(arrived, status, self.client_address[:2], delivery_of(callback)))
             self.send_response(status, reason)
             for key, value in answer_headers:
                 if key.lower() not in HOP_BY_HOP:
@@ -181,34 +115,15 @@ def _upstream(local: threading.local, target: Any, method: str, path: str, body:
     raise AssertionError("unreachable")
 
 
-def _delivery(body: bytes) -> int | None:
-    for key, value in parse_qsl(body.decode("utf-8", "replace")):
-        if key == "StatusCallback":
-            for name, number in parse_qsl(urlsplit(value).query):
-                if name == "delivery" and number.isdigit():
-                    return int(number)
-    return None
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64
-
-
 @contextmanager
 def recording_proxy(upstream: str) -> Iterator[tuple[str, Recorder]]:
     """A local HTTP proxy to ``upstream`` that records every request; yields (url, recorder)."""
     recorder = Recorder(upstream)
-    server = _Server(("127.0.0.1", 0), _handler(recorder))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                              daemon=True)
-    thread.start()
+    server = LocalServer(_handler(recorder))
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", recorder
+        yield server.url, recorder
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+        server.stop()
 
 
 # The SMTP relay --------------------------------------------------------------------------------

@@ -25,13 +25,13 @@ import redis
 from twilio.request_validator import RequestValidator
 
 from bench.database import throwaway_database
-from bench.peers import free_port
 from coach.db import session_factory
 from coach.inbound.understanding.corpus import read_split
 from coach.scheduling.enrol import subscribe
 from coach.scheduling.pacing import AWAITING
 from coach.settings import PROJECT_ROOT
 from coach.subscribers.services import SignUp
+from tests.support.ports import free_port
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -2,7 +2,6 @@
 SQLite, Celery over the SQLite-backed broker with beat inside the worker, console channels."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,12 +12,7 @@ import httpx2 as httpx
 
 from coach.settings import DEFAULT_SECRET, PROJECT_ROOT
 from coach.subscribers.tokens import make_token
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.support.ports import free_port
 
 
 def _wait(predicate, timeout: float, what: str, log: Path) -> None:  # type: ignore[no-untyped-def]
@@ -42,7 +36,7 @@ def _zone_where_it_is_afternoon(now: datetime) -> tuple[str, datetime]:
 
 
 def test_run_serves_the_inbox_and_its_worker_sends_on_the_embedded_default(tmp_path):
-    port, log = _free_port(), tmp_path / "run.log"
+    port, log = free_port(), tmp_path / "run.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("COACH_")}
     env.update(COACH_DATA_DIR=str(tmp_path / "var"), COACH_SWEEP_INTERVAL_SECONDS="1")
     with log.open("w") as output:

@@ -6,7 +6,6 @@ way an operator trusts a private CA, through ``SSL_CERT_FILE``.
 """
 
 import asyncio
-import socket
 import ssl
 import subprocess
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ from starlette.testclient import TestClient
 
 from coach.settings import Settings, get_settings
 from coach.web.app import create_app
+from tests.support.ports import free_port
 from tests.web.support import Clock, Enqueue
 
 SECRET = "a-test-secret-that-is-long-enough-to-look-real"
@@ -102,12 +102,6 @@ class Server:
     def url(self, credentials: str = "", query: str = "") -> str:
         at = f"{credentials}@" if credentials else ""
         return f"{self.scheme}://{at}127.0.0.1:{self.port}{query}"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,8 @@ from coach.delivery.channels import (
     UnknownOutcome,
 )
 from coach.delivery.smtp_email import address_gone, smtp_channel
-from tests.channels_email.conftest import Relay, Server, free_port, mail_settings
+from tests.channels_email.conftest import Relay, Server, mail_settings
+from tests.support.ports import free_port
 
 MESSAGE = OutgoingMessage(1, "email", "sam@example.org", "Hello", "Hi", None, 3, 5)
 

@@ -12,9 +12,10 @@ from coach.delivery.sending import send_deliveries
 from coach.settings import Settings, get_settings
 from coach.subscribers.models import Subscriber
 from coach.subscribers.tokens import read_token
-from tests.channels_email.conftest import SECRET, Server, free_port
+from tests.channels_email.conftest import SECRET, Server
 from tests.conftest import START
 from tests.helpers import deliveries, enrol, tick
+from tests.support.ports import free_port
 from tests.web.support import enrolment_of
 
 DUE = START + timedelta(hours=9, minutes=30)  # 18:30 in London, Sam's preferred time

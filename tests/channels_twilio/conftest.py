@@ -1,19 +1,12 @@
 """Peers for the Twilio channel: Prism serving Twilio's API spec, and a small server of our own
 for Twilio's error codes (which the spec lacks).
 
-Prism comes from ``make peers`` (into ``.peers/``); the spec from ``COACH_TEST_TWILIO_SPEC``,
-by default ``shared/peers/`` beside the repository, as CI lays it out. Missing either, the
-tests that need it skip with a message, and fail in CI.
+Prism comes from ``make peers``, the spec from ``COACH_TEST_TWILIO_SPEC`` (see
+tests/support/prism.py). Missing either, the tests that need it skip with a message, and fail
+in CI.
 """
 
-import contextlib
 import os
-import signal
-import socket
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,12 +16,11 @@ import pytest
 import redis
 
 from coach.delivery import twilio_sms
-from coach.settings import PROJECT_ROOT, Settings, get_settings
-from tests.channels_twilio.fake_twilio import FakeTwilio
+from coach.settings import Settings, get_settings
+from tests.support.fake_twilio import FakeTwilio
+from tests.support.ports import free_port
+from tests.support.prism import PrismFailed, missing_prism, running_prism
 
-PRISM = PROJECT_ROOT / ".peers" / "node_modules" / ".bin" / "prism"
-SPEC = Path(os.environ.get("COACH_TEST_TWILIO_SPEC",
-                           PROJECT_ROOT.parent / "shared" / "peers" / "twilio_api_v2010.json"))
 ACCOUNT_SID = "AC" + "a" * 32  # the account in the spec's examples
 AUTH_TOKEN = "0123456789abcdef" * 2
 SENDER = "+15005550006"
@@ -41,56 +33,17 @@ def need_peer(message: str) -> None:
     pytest.skip(message)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def prism_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Prism serving Twilio's spec on a free local port, for the whole session."""
-    if not PRISM.exists():
-        need_peer(f"Prism is not installed at {PRISM}; run `make peers`")
-    if not SPEC.exists():
-        need_peer(f"Twilio's API spec is not at {SPEC}; set COACH_TEST_TWILIO_SPEC")
-    port, log = free_port(), tmp_path_factory.mktemp("prism") / "prism.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(port), "-v", "warn", str(SPEC)],
-            stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    if problem := missing_prism():
+        need_peer(problem)
+    log = tmp_path_factory.mktemp("prism") / "prism.log"
     try:
-        _wait_until_answers(url, process, log)
-        yield url
-    finally:
-        _stop(process)
-
-
-def _wait_until_answers(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            need_peer(f"Prism exited with {process.returncode}: {log.read_text()[-2000:]}")
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return
-        except urllib.error.HTTPError:
-            return  # it answered (404: no such path in the spec)
-        except OSError:
-            time.sleep(0.1)
-    need_peer(f"Prism did not answer within 60 s: {log.read_text()[-2000:]}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop Prism's process group (its own session: node and anything it started)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+        with running_prism(log, answer_within=60) as (url, _):
+            yield url
+    except PrismFailed as error:  # only ever raised while starting
+        need_peer(str(error))
 
 
 @pytest.fixture(scope="session")

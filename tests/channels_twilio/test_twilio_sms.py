@@ -19,9 +19,9 @@ from tests.channels_twilio.conftest import (
     SENDER,
     record_requests,
 )
-from tests.channels_twilio.fake_twilio import Answer
 from tests.conftest import START
 from tests.helpers import deliveries, enrol, tick
+from tests.support.fake_twilio import Answer
 
 PHONE = "+14155550100"
 DUE = START + timedelta(hours=9, minutes=30)  # 18:30 in London, the preferred time
@@ -115,7 +115,7 @@ def test_each_answer_from_twilio_leaves_the_row_with_a_readable_outcome(
     [row] = deliveries(factory, subscriber_id)
     assert row.status == status
     assert (row.error or "").startswith(reason or ""), row.error
-    assert len(fake_twilio.requests) == requests
+    assert len(fake_twilio.requests()) == requests
 
 
 def test_opted_out_at_the_carrier_fails_the_row_and_stops_sms_to_that_number(
@@ -132,7 +132,7 @@ def test_opted_out_at_the_carrier_fails_the_row_and_stops_sms_to_that_number(
         assert subscriber is not None and subscriber.sms_consent is False
         assert subscriber.sms_consent_source == "opted out at the carrier (Twilio 21610)"
     tick(twilio, DUE + timedelta(days=3))
-    assert len(fake_twilio.requests) == 1, "nothing more went to Twilio for that number"
+    assert len(fake_twilio.requests()) == 1, "nothing more went to Twilio for that number"
 
 
 def test_refused_connection_leaves_the_row_queued_and_sends_nothing(
@@ -157,7 +157,7 @@ def test_a_row_left_queued_is_sent_by_a_later_sweep(
     tick(twilio, LATER)
     [row] = deliveries(factory, subscriber_id)
     assert row.status == "sent" and (row.provider_id or "").startswith("SM")
-    assert len(fake_twilio.requests) == 4
+    assert len(fake_twilio.requests()) == 4
 
 
 def test_an_unknown_outcome_is_never_sent_again(
@@ -171,7 +171,7 @@ def test_an_unknown_outcome_is_never_sent_again(
     tick(twilio, LATER + timedelta(hours=1))
     [row] = deliveries(factory, subscriber_id)
     assert row.status == "unknown"
-    assert len(fake_twilio.requests) == 1
+    assert len(fake_twilio.requests()) == 1
 
 
 def test_after_twilio_refused_one_message_the_next_ones_wait_without_a_request(
@@ -184,7 +184,7 @@ def test_after_twilio_refused_one_message_the_next_ones_wait_without_a_request(
         channel.send(MESSAGE)
     with pytest.raises(TemporaryFailure, match=r"holding off for a while after: .*HTTP 503"):
         channel.send(MESSAGE)
-    assert len(fake_twilio.requests) == 3
+    assert len(fake_twilio.requests()) == 3
 
 
 def test_an_unreachable_rate_limit_redis_is_a_temporary_failure(use_twilio, fake_twilio):
@@ -193,7 +193,7 @@ def test_an_unreachable_rate_limit_redis_is_a_temporary_failure(use_twilio, fake
     channel.limiter = RateLimiter("redis://127.0.0.1:1/0", SENDER, 10)
     with pytest.raises(TemporaryFailure, match="Redis is unreachable"):
         channel.send(MESSAGE)
-    assert fake_twilio.requests == []
+    assert fake_twilio.requests() == []
 
 
 def test_a_misconfigured_channel_is_not_built(use_twilio, fake_twilio):

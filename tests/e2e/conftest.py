@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -41,9 +41,11 @@ from tests.channels_twilio.conftest import ACCOUNT_SID, AUTH_TOKEN, SENDER
 from tests.channels_twilio.conftest import prism_url as prism_url
 from tests.conftest import PROGRAMMES
 from tests.email_in.conftest import SECRET as INBOUND_SECRET
-from tests.integration.conftest import Worker, wait_until
 from tests.integration.conftest import client as client
 from tests.integration.conftest import pg_settings as pg_settings
+from tests.integration.conftest import wait_until
+from tests.support.http_peers import LocalServer
+from tests.support.workers import Worker
 from tests.web.support import Clock
 
 SWEPT = "Task coach.sweep[{}] succeeded"
@@ -65,14 +67,11 @@ class PrismTap:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _tap_handler(self))
-        self.server.daemon_threads = True
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
+        self.server = LocalServer(_tap_handler(self))
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
+        return self.server.url
 
     def record(self, entry: dict[str, Any]) -> None:
         with self._lock:
@@ -83,9 +82,7 @@ class PrismTap:
             return list(self.requests)
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(timeout=5)
+        self.server.stop()
 
 
 def _tap_handler(tap: PrismTap) -> type[BaseHTTPRequestHandler]:
@@ -160,9 +157,8 @@ def email_settings(pg_settings: Settings, server: Server,
 
 
 def _worker(settings: Settings, tmp_path: Path) -> Iterator[Worker]:
-    started = Worker(settings, beat=False, log=tmp_path / "worker.log")
-    yield started
-    started.stop()
+    with Worker(settings, tmp_path / "worker.log") as started:
+        yield started
 
 
 @pytest.fixture

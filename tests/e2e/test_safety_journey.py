@@ -23,8 +23,9 @@ from tests.e2e.conftest import sweep
 from tests.email_in.conftest import email, post, reply_to
 from tests.helpers import deliveries, enrol
 from tests.hooks_twilio.conftest import PHONE, Twilio, messages
-from tests.integration.conftest import Worker, wait_until
+from tests.integration.conftest import wait_until
 from tests.privacy import MARKER
+from tests.support.workers import Worker
 from tests.web.support import enrolment_of
 
 SAFETY = "safety@coach.example.org"

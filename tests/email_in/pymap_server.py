@@ -5,7 +5,6 @@ pymap keeps only the system flags; ``keywords=True`` makes it keep keywords of a
 too (PERMANENTFLAGS with ``\\*``), as Dovecot, Gmail and most servers do."""
 
 import asyncio
-import socket
 import threading
 from argparse import Namespace
 from collections.abc import Iterator
@@ -18,6 +17,8 @@ from pymap.backend.dict.mailbox import MailboxData
 from pymap.imap import IMAPService
 from pymap.parsing.specials.flag import Recent, Wildcard, get_system_flags
 
+from tests.support.ports import free_port
+
 USER, PASSWORD = "coach", "imap password"
 
 
@@ -29,12 +30,6 @@ class ImapServer:
     @property
     def url(self) -> str:
         return f"imap://{USER}:{PASSWORD.replace(' ', '%20')}@{self.host}:{self.port}/INBOX"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager

@@ -25,9 +25,10 @@ from celery import Celery
 from coach.scheduling import plan
 from coach.settings import Settings
 from tests.faults.ledger import Ledger
-from tests.faults.peers import SmtpPeer, TwilioPeer, Webhooks
+from tests.faults.peers import SmtpPeer, Webhooks
 from tests.faults.run import DUE, FaultRun
 from tests.integration.conftest import client, pg_settings  # noqa: F401 (fixtures used here)
+from tests.support.fake_twilio import FakeTwilio
 from tests.web.support import Clock
 
 COLUMNS = ("fault", "planned", "sent", "duplicated", "lost", "unknown", "reconciled",
@@ -63,8 +64,8 @@ def fault_run(pg_settings: Settings, client: Celery,  # noqa: F811 (the fixtures
 
 
 @pytest.fixture
-def twilio_peer() -> Iterator[TwilioPeer]:
-    peer = TwilioPeer()
+def twilio_peer() -> Iterator[FakeTwilio]:
+    peer = FakeTwilio()
     yield peer
     peer.stop()
 

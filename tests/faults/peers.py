@@ -1,24 +1,23 @@
 """The peers the channel and webhook scenarios run against, in the test process, reached by the
-worker processes over real sockets: a recording Twilio that answers as scripted, an SMTP server
-that can drop the connection after a message's end, and the web app's webhooks on a port.
+worker processes over real sockets: what the fake Twilio (tests/support/fake_twilio.py) may
+answer, an SMTP server that can drop the connection after a message's end, and the web app's
+webhooks on a port.
 
 Each peer's ``accepted()`` is its record for the ledger: the deliveries it took, by id. What a
 scenario's hooks raise inside a peer is kept in its ``errors`` for the test to assert on.
 """
 
-import json
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.parser import BytesHeaderParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import uvicorn
 from aiosmtpd.controller import Controller
@@ -28,20 +27,20 @@ from twilio.request_validator import RequestValidator
 from coach.settings import Settings
 from coach.web.app import create_app
 from coach.web.context import Enqueue
-from tests.channels_twilio.conftest import ACCOUNT_SID, AUTH_TOKEN, SENDER, free_port
+from tests.channels_twilio.conftest import ACCOUNT_SID, AUTH_TOKEN, SENDER
 from tests.integration.conftest import wait_until
+from tests.support.fake_twilio import Answer, Taken
+from tests.support.http_peers import run_hook
+from tests.support.ports import free_port
 
 INBOUND_SECRET = "a-test-secret-for-inbound-email-posts"
 # The Celery app of workers whose Twilio channel waits these seconds (see that module).
 SHORT_WAITS = "tests.faults.short_waits"
 TWILIO_READ_TIMEOUT, TWILIO_HOLD_OFF = 2.0, 1.0
-# What the Twilio peer may answer: a message created, or one of Twilio's refusals.
-OK, SLOW_DOWN, BROKEN, HANG, OPTED_OUT = "ok", "429", "500", "hang", "21610"
-REFUSALS = {  # HTTP status, Twilio's code and words
-    SLOW_DOWN: (429, 20429, "Too Many Requests"),
-    BROKEN: (500, 20500, "Internal Server Error"),
-    OPTED_OUT: (400, 21610, "Attempt to send to unsubscribed recipient"),
-}
+# What the fake Twilio may answer: a message created, one of Twilio's refusals, or an answer
+# held past the sender's timeout.
+OK, SLOW_DOWN, BROKEN = Answer(), Answer(429, 20429), Answer(500, 20500)
+HANG, OPTED_OUT = Answer(hold=2.5 * TWILIO_READ_TIMEOUT), Answer(400, 21610)
 
 
 def twilio_env(api_url: str, public_url: str) -> dict[str, str]:
@@ -55,140 +54,6 @@ def twilio_env(api_url: str, public_url: str) -> dict[str, str]:
 def smtp_env(url: str) -> dict[str, str]:
     return {"COACH_EMAIL_BACKEND": "smtp", "COACH_SMTP_URL": url,
             "COACH_EMAIL_FROM": "coach <coach@example.org>"}
-
-
-# Twilio ------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Taken:
-    """One request to create a message: whose, what it was answered, when it arrived."""
-
-    delivery: int | None  # from its StatusCallback's ?delivery=
-    to: str
-    sid: str
-    answer: str
-    at: float  # time.time()
-    status_callback: str
-
-
-class TwilioPeer:
-    """Twilio's Messages API, enough of it for the SDK: ``POST …/Messages.json`` answered 201
-    with a new SID, or as scripted (``script``: bursts of refusals, or answers held past the
-    client's timeout). ``before_answer`` runs for each request before its answer leaves, and
-    ``after_answer`` once it has left (the sender may not have recorded it yet)."""
-
-    def __init__(self, hold_seconds: float = 2.5 * TWILIO_READ_TIMEOUT):
-        self.hold_seconds = hold_seconds
-        self.taken: list[Taken] = []
-        self.before_answer: Callable[[Taken], None] | None = None
-        self.after_answer: Callable[[Taken], None] | None = None
-        self.errors: list[BaseException] = []
-        self.finished: list[Taken] = []  # answered, and its after_answer done
-        self._script: deque[str] = deque()
-        self._lock = threading.Lock()
-        self.released = threading.Event()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _twilio_handler(self))
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
-
-    def script(self, *bursts: tuple[int, str]) -> None:
-        """The next answers, as (how many in a row, which); then 201s again."""
-        with self._lock:
-            for count, answer in bursts:
-                self._script.extend([answer] * count)
-
-    def accepted(self) -> Counter[int]:
-        """Deliveries taken: created, or held past the client's timeout (Twilio may well have
-        created the message behind an answer that never arrived)."""
-        return Counter(t.delivery for t in self.requests()
-                       if t.delivery is not None and t.answer in (OK, HANG))
-
-    def idle(self) -> bool:
-        """Every request answered, and its hooks done."""
-        with self._lock:
-            return len(self.finished) == len(self.taken)
-
-    def last_refused(self) -> float:
-        """When the last temporary refusal was answered (0: never)."""
-        return max((t.at for t in self.requests() if t.answer in (SLOW_DOWN, BROKEN)),
-                   default=0.0)
-
-    def requests(self, answer: str | None = None) -> list[Taken]:
-        with self._lock:
-            return [t for t in self.taken if answer is None or t.answer == answer]
-
-    def take(self, form: dict[str, str]) -> Taken:
-        with self._lock:
-            answer = self._script.popleft() if self._script else OK
-            callback = form.get("StatusCallback", "")
-            taken = Taken(delivery_of(callback), form.get("To", ""),
-                          f"SM{len(self.taken) + 1:032x}", answer, time.time(), callback)
-            self.taken.append(taken)
-        return taken
-
-    def stop(self) -> None:
-        self.released.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _run_hook(errors: list[BaseException], hook: Callable[[Any], None] | None,
-              event: Any) -> None:
-    try:
-        if hook is not None:
-            hook(event)
-    except Exception as error:  # the test asserts on it; the peer answers all the same
-        errors.append(error)
-
-
-def delivery_of(url: str) -> int | None:
-    number = dict(parse_qsl(urlsplit(url).query)).get("delivery", "")
-    return int(number) if number.isdigit() else None
-
-
-def _twilio_handler(peer: TwilioPeer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            form = dict(parse_qsl(self.rfile.read(int(self.headers["Content-Length"])).decode()))
-            if not self.path.endswith("/Messages.json"):
-                return self._write(404, {"code": 20404, "message": "not here", "status": 404})
-            taken = peer.take(form)
-            try:
-                self._answer(taken)
-            finally:
-                with peer._lock:
-                    peer.finished.append(taken)
-
-        def _answer(self, taken: Taken) -> None:
-            _run_hook(peer.errors, peer.before_answer, taken)
-            if taken.answer == HANG:
-                peer.released.wait(peer.hold_seconds)
-            if taken.answer in REFUSALS:
-                status, code, words = REFUSALS[taken.answer]
-                return self._write(status, {"code": code, "message": words, "status": status})
-            self._write(201, {"sid": taken.sid, "status": "queued", "to": taken.to,
-                              "account_sid": ACCOUNT_SID})
-            _run_hook(peer.errors, peer.after_answer, taken)
-
-        def _write(self, status: int, body: dict[str, Any]) -> None:
-            payload = json.dumps(body).encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-            except OSError:
-                pass  # the client gave up waiting: that was the point
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler
 
 
 # SMTP --------------------------------------------------------------------------------------------
@@ -225,7 +90,7 @@ class SmtpPeer:
         to = envelope.rcpt_tos[0]
         received = Received(delivery, to, time.time(), to in self.drop_after_data)
         self.received.append(received)
-        _run_hook(self.errors, self.before_answer, received)
+        run_hook(self.errors, self.before_answer, received)
         if received.dropped:
             server.transport.abort()
             return "421 4.4.2 never heard"
@@ -288,7 +153,7 @@ class Webhooks:
             "Content-Type": "application/x-www-form-urlencoded"})[0]
 
     def status(self, taken: Taken, status: str, forged: bool = False, **extra: str) -> int:
-        """A status callback for a message the Twilio peer took, to the URL the sender gave."""
+        """A status callback for a message the fake Twilio took, to the URL the sender gave."""
         path = taken.status_callback.removeprefix(self.url)
         params = {"MessageSid": taken.sid, "MessageStatus": status, "AccountSid": ACCOUNT_SID,
                   "To": taken.to, "From": SENDER, **extra}

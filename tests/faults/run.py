@@ -1,12 +1,9 @@
 """One fault scenario's run: a few hundred people due at one moment, real worker processes that
 a test may kill, sweeps enqueued through a producer at chosen moments, and the ledger."""
 
-import contextlib
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -24,11 +21,12 @@ from coach.delivery.models import QUEUED, SENDING, Delivery
 from coach.programmes.services import publish_missing_builtins
 from coach.scheduling.models import Enrolment
 from coach.scheduling.services import LOST_AFTER, STALE_SENDING
-from coach.settings import PROJECT_ROOT, Settings
+from coach.settings import Settings
 from tests.conftest import PROGRAMMES, START
 from tests.faults.ledger import Ledger, check
 from tests.helpers import enrol, reply
-from tests.integration.conftest import Worker, wait_until
+from tests.integration.conftest import wait_until
+from tests.support.workers import Worker
 
 PEOPLE = 300
 DUE = START + timedelta(hours=9, minutes=30)  # 18:30 in London: everyone's welcome is due
@@ -44,21 +42,8 @@ TASK_EVENT = re.compile(r"Task \S+\[([^\]]+)\] (received|succeeded|raised|retry)
 
 
 class FaultWorker(Worker):
-    """The integration suite's worker, in its own process group: ``kill`` takes the pool
-    processes with the main one, as a machine or container dying would."""
-
-    def __init__(self, settings: Settings, log: Path, concurrency: int = 2,
-                 env: dict[str, str] | None = None, app: str = "tasks.app"):
-        self.settings, self.log = settings, log
-        command = [sys.executable, "-m", "celery", "-A", app, "worker",
-                   "--pool=prefork", f"--concurrency={concurrency}", "--loglevel=INFO",
-                   "--without-gossip", "--without-mingle", "--without-heartbeat"]
-        self.output = log.open("w")
-        self.process = subprocess.Popen(command, cwd=PROJECT_ROOT,
-                                        env={**os.environ, **(env or {})},
-                                        stdout=self.output, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
-        self._wait_for("ready.")
+    """A test worker that a scenario may kill: ``kill`` takes the pool processes with the main
+    one, as a machine or container dying would."""
 
     def idle(self) -> bool:
         """Every task this worker received has since ended: succeeded, raised, or was set to
@@ -77,19 +62,6 @@ class FaultWorker(Worker):
     def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
         os.killpg(self.process.pid, sig)
         self.process.wait(timeout=60)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=60)
-        _kill_group(self.process.pid)
-        self.output.close()
-
-
-def _kill_group(pid: int) -> None:
-    """Pool processes orphaned by a killed main process go with it."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
 
 
 @dataclass(frozen=True)
@@ -130,7 +102,8 @@ class FaultRun:
         """A worker; ``env`` and ``more`` add settings of its own (COACH_SEND_BATCH_SIZE=...),
         ``app`` names another Celery app module (tests.faults.short_waits)."""
         log = self.tmp_path / f"worker-{len(self.workers)}.log"
-        started = FaultWorker(self.settings, log, concurrency, {**(env or {}), **more}, app)
+        started = FaultWorker(self.settings, log, concurrency=concurrency,
+                              env={**(env or {}), **more}, app=app)
         self.workers.append(started)
         return started
 

@@ -20,25 +20,26 @@ from tests.faults.peers import (
     SLOW_DOWN,
     TWILIO_HOLD_OFF,
     SmtpPeer,
-    TwilioPeer,
     smtp_env,
     twilio_env,
 )
 from tests.faults.run import DUE, RECOVERY, FaultRun
 from tests.integration.conftest import wait_until
+from tests.support.fake_twilio import FakeTwilio
 
 PEOPLE = 120  # 60 of them on SMS
 # Bursts among good answers, in the order requests arrive. Six refusals in a row, to two pool
 # processes that try a message three times, run at least one message out of tries: it goes
 # back to the queue, and its process holds off, sending the rest of its batch back too.
-BURSTS = ((10, OK), (2, HANG), (5, OK), (3, OPTED_OUT), (5, OK), (6, SLOW_DOWN), (6, BROKEN))
+BURSTS = [OK] * 10 + [HANG] * 2 + [OK] * 5 + [OPTED_OUT] * 3 + [OK] * 5 + [SLOW_DOWN] * 6 \
+    + [BROKEN] * 6
 RETRY_STEP = timedelta(minutes=2)  # the longest backoff of a message's first two tries
 DROPPED = {"person10@example.org", "person20@example.org", "person30@example.org"}
 
 
 @pytest.mark.faults
 def test_twilio_refusing_in_bursts_retries_later_and_never_resends_blindly(
-    fault_run: FaultRun, twilio_peer: TwilioPeer, record: Recorder
+    fault_run: FaultRun, twilio_peer: FakeTwilio, record: Recorder
 ) -> None:
     fault_run.populate(PEOPLE, opt_outs=2)
     fault_run.peers.append(twilio_peer.accepted)
@@ -62,7 +63,7 @@ def test_twilio_refusing_in_bursts_retries_later_and_never_resends_blindly(
     assert all(taken[row] == 1 for row in retried), "each retried message reached Twilio once"
 
 
-def _bursts_and_their_retries(run: FaultRun, peer: TwilioPeer) -> tuple[set[int], list[str]]:
+def _bursts_and_their_retries(run: FaultRun, peer: FakeTwilio) -> tuple[set[int], list[str]]:
     """Sweeps a simulated two minutes apart, until nothing waits to be tried again; returns
     the rows that went back to the queue and why."""
     retried: set[int] = set()
@@ -90,14 +91,14 @@ def _waiting_to_retry(run: FaultRun, after: datetime) -> dict[int, str]:
     return {row_id: str(error) for row_id, error in rows}
 
 
-def _hold_off_over(run: FaultRun, peer: TwilioPeer) -> None:
+def _hold_off_over(run: FaultRun, peer: FakeTwilio) -> None:
     """Every task ended, and a process that ran out of tries no longer holds off (in
     production the next sweep comes minutes later, not seconds)."""
     run.quiesce()
     wait_until(lambda: time.time() > peer.last_refused() + TWILIO_HOLD_OFF, every=0.05)
 
 
-def _only_the_timed_out_are_unknown(run: FaultRun, peer: TwilioPeer) -> None:
+def _only_the_timed_out_are_unknown(run: FaultRun, peer: FakeTwilio) -> None:
     held = {t.delivery for t in peer.requests(HANG)}
     with run.factory() as session:
         unknown = dict(session.execute(select(Delivery.id, Delivery.error)
@@ -106,7 +107,7 @@ def _only_the_timed_out_are_unknown(run: FaultRun, peer: TwilioPeer) -> None:
     assert all("did not answer in time" in str(why) for why in unknown.values()), unknown
 
 
-def _opted_out_at_the_carrier_fail_and_lose_consent(run: FaultRun, peer: TwilioPeer) -> None:
+def _opted_out_at_the_carrier_fail_and_lose_consent(run: FaultRun, peer: FakeTwilio) -> None:
     gone = {t.delivery for t in peer.requests(OPTED_OUT)}
     with run.factory() as session:
         rows = session.execute(select(Delivery.id, Delivery.status, Delivery.error,

@@ -20,15 +20,13 @@ from tests.faults.peers import (
     OK,
     SHORT_WAITS,
     SmtpPeer,
-    Taken,
-    TwilioPeer,
     Webhooks,
-    delivery_of,
     smtp_env,
     twilio_env,
 )
 from tests.faults.run import DUE, FaultRun
 from tests.integration.conftest import wait_until
+from tests.support.fake_twilio import FakeTwilio, Taken, delivery_of
 from tests.web.support import Clock
 
 PEOPLE = 60  # 30 on SMS, 30 by email
@@ -37,12 +35,12 @@ STOPPERS = 3  # besides the person whose message is on its way when STOP comes
 STRIKE = 5  # the nudge, on each channel, during whose send the STOPs come
 # Two answers held past the sender's timeout: the first message reported delivered while its
 # sender still waits (its SID is a multiple of 3), the second only once the sender gave up.
-HELD = ((5, OK), (2, HANG))
+HELD = [OK] * 5 + [HANG] * 2
 
 
 @pytest.mark.faults
 def test_status_callbacks_duplicated_forged_and_out_of_order_change_nothing(
-    fault_run: FaultRun, twilio_peer: TwilioPeer, webhooks: Webhooks, record: Recorder
+    fault_run: FaultRun, twilio_peer: FakeTwilio, webhooks: Webhooks, record: Recorder
 ) -> None:
     fault_run.populate(PEOPLE, opt_outs=2)
     fault_run.peers.append(twilio_peer.accepted)
@@ -107,7 +105,7 @@ def _sms_consents(run: FaultRun) -> int:
 
 
 def test_stop_mid_batch_holds_from_the_next_message_on(
-    fault_run: FaultRun, twilio_peer: TwilioPeer, smtp_peer: SmtpPeer, webhooks: Webhooks,
+    fault_run: FaultRun, twilio_peer: FakeTwilio, smtp_peer: SmtpPeer, webhooks: Webhooks,
     clock: Clock, record: Recorder
 ) -> None:
     """One worker process, so the message on its way is the only one being attempted when

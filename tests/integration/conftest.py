@@ -4,9 +4,6 @@ Messages go through the file channel so the test can count what was actually sen
 processes.
 """
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +13,9 @@ import sqlalchemy as sa
 from celery import Celery
 
 from coach.db import Base, get_engine
-from coach.delivery.channels import read_outbox
-from coach.settings import PROJECT_ROOT, Settings, get_settings
+from coach.settings import Settings, get_settings
 from tests.conftest import clear_redis
+from tests.support.workers import Worker
 
 
 @pytest.fixture
@@ -40,50 +37,16 @@ def pg_settings(postgres_url: str, redis_url: str, redis_prefix: str, tmp_path: 
         connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
-class Worker:
-    def __init__(self, settings: Settings, beat: bool, log: Path):
-        self.settings, self.log = settings, log
-        command = [sys.executable, "-m", "celery", "-A", "tasks.app", "worker",
-                   "--pool=prefork", "--concurrency=2", "--loglevel=INFO",
-                   "--without-gossip", "--without-mingle", "--without-heartbeat"]
-        if beat:
-            command.append("--beat")
-        self.output = log.open("w")
-        self.process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=os.environ.copy(),
-                                        stdout=self.output, stderr=subprocess.STDOUT)
-        self._wait_for("ready.")
-
-    def _wait_for(self, text: str, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.log.read_text():
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.2)
-        raise AssertionError(f"worker never said {text!r}:\n{self.log.read_text()[-3000:]}")
-
-    def outbox(self) -> list[dict[str, object]]:
-        return read_outbox(self.settings.effective_outbox_file)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
-        self.output.close()
-
-
 @pytest.fixture
 def worker(pg_settings: Settings, tmp_path: Path) -> Iterator[Worker]:
-    started = Worker(pg_settings, beat=False, log=tmp_path / "worker.log")
-    yield started
-    started.stop()
+    with Worker(pg_settings, tmp_path / "worker.log") as started:
+        yield started
 
 
 @pytest.fixture
 def worker_with_beat(pg_settings: Settings, tmp_path: Path) -> Iterator[Worker]:
-    started = Worker(pg_settings, beat=True, log=tmp_path / "worker.log")
-    yield started
-    started.stop()
+    with Worker(pg_settings, tmp_path / "worker.log", beat=True) as started:
+        yield started
 
 
 @pytest.fixture
