@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
+from coach.admin.sessions import forget_ended as forget_ended_admin_sessions
 from coach.delivery.sending import RECOVERABLE, send_deliveries
 from coach.inbound.imap import poll
 from coach.privacy.retention import forget_expired_sign_ups
@@ -36,6 +37,7 @@ def sweep(now: str | None = None, helper: bool = False) -> dict[str, Any]:
     settings = get_settings()
     if not helper:
         forget_expired_sign_ups(settings, moment)
+        forget_ended_admin_sessions(settings, moment)
     return run_sweep(moment, settings, lambda ids: send.delay(ids, stamp),
                      call_helpers=None if helper else call_helpers, housekeeping=not helper)
 

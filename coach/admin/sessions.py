@@ -10,10 +10,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.orm import Session
 
 from coach.admin.models import AdminAccount, AdminSession
+from coach.db import session_factory
 from coach.settings import Settings
 
 PENDING_FOR = timedelta(minutes=5)  # between the password and the second factor
@@ -82,3 +83,15 @@ def end_all(session: Session, account_id: int, now: datetime) -> None:
                     .where(AdminSession.account_id == account_id,
                            AdminSession.revoked_at.is_(None))
                     .values(revoked_at=now))
+
+
+def forget_ended(settings: Settings, now: datetime) -> int:
+    """Delete the sessions that can sign nobody in any more: revoked, past their absolute
+    limit, or idle past the idle limit; returns how many. Beat's sweep runs this: the audit
+    log, not this table, records who signed in when."""
+    idle_since = now - Lifetimes.of(settings).idle
+    with session_factory(settings.effective_database_url).begin() as session:
+        ended = session.execute(delete(AdminSession).where(or_(
+            AdminSession.revoked_at.is_not(None), AdminSession.expires_at <= now,
+            AdminSession.last_seen_at < idle_since)))
+        return ended.rowcount  # type: ignore[attr-defined,no-any-return]

@@ -146,6 +146,28 @@ def test_signing_out_ends_the_session_on_the_server(make_client, accounts):
     assert [a for a, _, _ in accounts.actions()] == ["login", "logout"]
 
 
+def test_the_sweep_forgets_sessions_that_can_sign_nobody_in(make_client, settings, factory,
+                                                          accounts, clock):
+    """Signed out, idle too long, past the absolute limit: deleted by beat's sweep; a live
+    session and a new one pending its second factor stay."""
+    from coach.admin.sessions import forget_ended
+
+    accounts.add("ada@example.org", "admin")
+    signed_out, idle, live = make_client(), make_client(), make_client()
+    for client in (signed_out, idle, live):
+        login(client, "ada@example.org")
+    post(signed_out, "/admin/logout")
+    clock.now += timedelta(minutes=20)
+    assert signed_in_as(live) == "ada@example.org"
+    clock.now += timedelta(minutes=11)  # idle: 31 minutes since it was last seen
+    assert forget_ended(settings, clock.now) == 2
+    assert signed_in_as(live) == "ada@example.org"
+    with factory() as session:
+        assert len(session.scalars(select(AdminSession)).all()) == 1
+    clock.now += timedelta(hours=13)  # past the absolute limit, however busy
+    assert forget_ended(settings, clock.now) == 1
+
+
 def test_the_login_form_needs_its_csrf_token(client, accounts):
     accounts.add("ada@example.org", "admin")
     data = {"email": "ada@example.org", "password": PASSWORD}
