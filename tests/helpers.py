@@ -60,8 +60,12 @@ def only_enrolment(factory: sessionmaker[Session]) -> Enrolment:
 
 def to_first_checkin(settings: Settings, factory: sessionmaker[Session],
                      **form: str) -> tuple[int, datetime]:
-    """Enrol someone and run the hours until their first check-in is open."""
+    """Enrol someone and run the hours until their first check-in is open (others enrolled
+    before them go on too)."""
     subscriber_id = enrol(factory, START, **form)
     now = run_hours(settings, START, 24 * 8)
-    assert only_enrolment(factory).state == "awaiting"
+    with factory() as session:
+        state = session.scalars(select(Enrolment.state)
+                                .where(Enrolment.subscriber_id == subscriber_id)).one()
+    assert state == "awaiting"
     return subscriber_id, now
