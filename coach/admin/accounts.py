@@ -127,3 +127,17 @@ def disable(session: Session, account: AdminAccount, now: datetime,
     account.disabled_at, account.password_link_at = now, None
     end_all(session, account.id, now)
     audit(session, by, "account.disabled", OBJECT, account.id, at=now)
+
+
+def reset_second_factor(session: Session, account: AdminAccount, now: datetime,
+                        by: AdminAccount | None = None) -> None:
+    """A person who lost their authenticator: their secret goes and their sessions end; they
+    sign in with their password and set up a new one (the page asks at once when a second
+    factor is required of everyone)."""
+    if by is not None and by.id == account.id:
+        raise AccountError("You cannot reset your own second factor; ask another admin.")
+    if account.totp_secret is None:
+        raise AccountError(f"{account.email} has no second factor to reset")
+    account.totp_secret, account.totp_last_step = None, None
+    end_all(session, account.id, now)
+    audit(session, by, "account.totp-reset", OBJECT, account.id, at=now)

@@ -8,6 +8,7 @@ command line). Bad input says what to do, exits 2 and changes nothing.
 
 import typer
 from rich.console import Console
+from sqlalchemy.orm import Session
 
 from coach.admin.accounts import (
     AccountError,
@@ -16,8 +17,10 @@ from coach.admin.accounts import (
     find_account,
     listing,
     password_link,
+    reset_second_factor,
 )
 from coach.admin.audit import audit
+from coach.admin.models import AdminAccount
 from coach.admin.roles import ROLES
 from coach.admin.switches import REQUIRE_TOTP, require_totp, set_require_totp
 from coach.cli.common import fail, now_option, parse_now
@@ -85,14 +88,26 @@ def disable_command(email: str = typer.Argument(...), now: str | None = now_opti
     """Disable an account: it can no longer sign in, and its sessions end now."""
     moment = parse_now(now)
     with transaction() as session:
-        account = find_account(session, email)
-        if account is None:
-            fail(f"no account has the address {email.strip()[:320]!r}; see coach admin list")
+        account = _account(session, email)
         try:
             disable(session, account, moment)
         except AccountError as error:
             fail(str(error))
     out.print(f"disabled {account.email}; its sessions have ended", highlight=False)
+
+
+@app.command("reset-totp")
+def reset_totp_command(email: str = typer.Argument(...), now: str | None = now_option()) -> None:
+    """Reset a lost second factor: the account sets up a new one after its password."""
+    moment = parse_now(now)
+    with transaction() as session:
+        account = _account(session, email)
+        try:
+            reset_second_factor(session, account, moment)
+        except AccountError as error:
+            fail(str(error))
+    out.print(f"reset the second factor of {account.email}; its sessions have ended",
+              highlight=False)
 
 
 @app.command("require-totp")
@@ -111,3 +126,10 @@ def require_totp_command(
                   "on" if on else "off", at=moment)
     out.print("every account now needs a code to sign in; accounts without one set it up at "
               "their next sign-in" if on else "a second factor is now each account's choice")
+
+
+def _account(session: Session, email: str) -> AdminAccount:
+    account = find_account(session, email)
+    if account is None:
+        fail(f"no account has the address {email.strip()[:320]!r}; see coach admin list")
+    return account

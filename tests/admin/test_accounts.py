@@ -142,6 +142,7 @@ def test_coach_admin_add_prints_a_one_time_link(settings, client, accounts):
     ["admin", "add", "x@example.org"],
     ["admin", "disable", "ghost@example.org"],
     ["admin", "link", "ghost@example.org"],
+    ["admin", "reset-totp", "ghost@example.org"],
     ["admin", "require-totp", "maybe"],
 ])
 def test_bad_commands_exit_non_zero_and_change_nothing(settings, factory, args):
@@ -165,3 +166,12 @@ def test_coach_admin_disable_and_require_totp(settings, factory, accounts, make_
                                                                       ).output
     assert [a for a, _, _ in accounts.actions()][-3:] == [
         "login", "account.disabled", "settings.require-totp"]
+
+
+def test_coach_admin_reset_totp(settings, factory, accounts):
+    accounts.add("ann@example.org", "author", totp=True)
+    reset = runner.invoke(app, ["admin", "reset-totp", "ann@example.org"])
+    assert reset.exit_code == 0 and "reset the second factor of ann@example.org" in reset.output
+    assert accounts.get("ann@example.org").totp_secret is None
+    again = runner.invoke(app, ["admin", "reset-totp", "ann@example.org"])
+    assert again.exit_code == 2 and "no second factor to reset" in again.output

@@ -107,3 +107,37 @@ def test_an_account_can_turn_on_a_second_factor_itself(client, accounts, clock):
     assert accounts.get("ada@example.org").totp_secret == secret
     client.cookies.delete(COOKIE, path="/admin")
     assert login(client, "ada@example.org").headers["location"].startswith(CODE_PATH)
+
+
+def test_an_admin_resets_a_lost_second_factor_and_a_new_one_is_set_up(make_client, client,
+                                                                      accounts, clock):
+    """A colleague lost their phone: their sessions end, their old codes open nothing, and
+    with a second factor required of everyone they set up a new one after their password."""
+    from coach.admin.switches import set_require_totp as require
+
+    admin = accounts.add("boss@example.org", "admin")
+    lost = accounts.add("ann@example.org", "operator", totp=True)
+    old_secret = lost.totp_secret
+    theirs = make_client()
+    login(theirs, "ann@example.org")
+    code(theirs, code_at(old_secret, clock()))
+    assert signed_in_as(theirs) == "ann@example.org"
+    login(client, "boss@example.org")
+    page = client.get("/admin/accounts").text
+    assert "Reset the second factor of ann@example.org" in page
+    assert "Reset the second factor of boss@example.org" not in page, "no self-reset button"
+    done = post(client, f"/admin/accounts/{lost.id}/totp-reset", form_page="/admin/accounts")
+    assert "second factor is reset" in done.text
+    assert signed_in_as(theirs) is None and accounts.get("ann@example.org").totp_secret is None
+    assert ("account.totp-reset", admin.id) in [(a, i) for a, i, _ in accounts.actions()]
+    again = post(client, f"/admin/accounts/{lost.id}/totp-reset", form_page="/admin/accounts")
+    assert again.status_code == 400 and "no second factor to reset" in alert(again.text)
+    self_reset = post(client, f"/admin/accounts/{admin.id}/totp-reset",
+                      form_page="/admin/accounts")
+    assert self_reset.status_code == 400 and "ask another admin" in alert(self_reset.text)
+
+    with accounts.factory.begin() as session:
+        require(session, True, clock())
+    fresh = make_client()
+    assert login(fresh, "ann@example.org").headers["location"].startswith(CODE_PATH)
+    assert "Set up two-step sign-in" in fresh.get(CODE_PATH).text

@@ -1,6 +1,7 @@
 """``/admin/accounts`` (the admin role): list, add, change a role, disable, make a new
-set-password link, and require a second factor of everyone. Each change is audited by
-coach/admin/accounts.py; an admin cannot disable or demote themselves (no lock-outs)."""
+set-password link, reset a lost second factor, and require a second factor of everyone. Each
+change is audited by coach/admin/accounts.py; an admin cannot disable, demote or reset
+themselves (no lock-outs)."""
 
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,7 @@ from coach.admin.accounts import (
     disable,
     listing,
     password_link,
+    reset_second_factor,
 )
 from coach.admin.audit import audit
 from coach.admin.models import AdminAccount
@@ -80,6 +82,15 @@ def routes(web: Web) -> list[Route]:
         return await _change(web, request, make, links)
 
     @requires(ACCOUNTS_MANAGE)
+    async def reset_two_step(request: Request) -> Response:
+        def make(s: Session, by: AdminAccount, account: AdminAccount) -> str:
+            reset_second_factor(s, account, web.now(), by)
+            return (f"{account.email}'s second factor is reset and they are signed out; they "
+                    "set up a new one after their password.")
+
+        return await _change(web, request, make)
+
+    @requires(ACCOUNTS_MANAGE)
     async def two_step(request: Request) -> Response:
         on = str((await request.form()).get("require", "")) == "on"
         await run_in_threadpool(_require, web, request.state.admin, on)
@@ -92,6 +103,7 @@ def routes(web: Web) -> list[Route]:
         Route("/admin/accounts/{id:int}/role", role, methods=["POST"]),
         Route("/admin/accounts/{id:int}/disable", disable_account, methods=["POST"]),
         Route("/admin/accounts/{id:int}/link", new_link, methods=["POST"]),
+        Route("/admin/accounts/{id:int}/totp-reset", reset_two_step, methods=["POST"]),
         Route("/admin/accounts/require-totp", two_step, methods=["POST"]),
     ]
 
