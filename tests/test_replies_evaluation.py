@@ -15,7 +15,7 @@ FLOOR: dict[str, tuple[str, float]] = {
     "risk recall": (">=", 0.90),
     "risk recall, worst category": (">=", 0.87),
     "risk recall, worst language": (">=", 0.89),
-    "false alarms": ("<=", 0.035),
+    "false alarms": ("<=", 0.03),
     "opt-out recall": (">=", 0.99),
     "opt-outs on look-alikes": ("<=", 0.0),
     "free-text answers read as slower": ("<=", 0.005),
@@ -33,8 +33,8 @@ def test_the_test_split_never_falls_below_todays_figures(report):
 
 @pytest.mark.xfail(strict=True, reason="issue 7's targets are not met yet: risk recall 0.914 of "
                    "0.98, worst category 0.875 (stalking and fear; sexual coercion 0.889), "
-                   "worst language 0.911 (en; es 0.925), false alarms 0.032 of 0.03; opt-out "
-                   "recall 1.000 is met")
+                   "worst language 0.900 (es; en 0.920); false alarms 0.028 and opt-out "
+                   "recall 1.000 are met")
 def test_the_test_split_meets_the_issue_targets(report):
     assert report.failures() == []
 
