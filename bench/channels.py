@@ -33,7 +33,7 @@ from bench.peers import Recorder, Request, recording_proxy, running_relay
 from bench.seed import conninfo_of, daytime_zones, seed
 from bench.worker import WorkerOptions, cpu_seconds, node_name, running_worker
 from coach.db import get_engine, session_factory
-from coach.delivery.services import due_queued, mark_stale_sending
+from coach.delivery.services import due_queued, mark_stale_sending, send_batch_size
 from coach.scheduling.services import LOST_AFTER, STALE_SENDING, run_sweep
 from coach.settings import get_settings
 from tasks import jobs
@@ -80,12 +80,6 @@ class RateRun:
         """How long the last row of a batch waits, claimed, for its slot: each sender gets
         rate / senders slots a second, and claims a whole batch before its first send."""
         return self.batch * self.senders / self.configured
-
-    @property
-    def stale_below(self) -> float:
-        """The rate under which that wait passes STALE_SENDING, so housekeeping marks rows
-        ``unknown`` while their sender still holds them."""
-        return self.batch * self.senders / STALE_SENDING.total_seconds()
 
     @property
     def overall(self) -> float:
@@ -267,7 +261,14 @@ def rate_run(setup: Setup, extra: dict[str, str], seen: Recorder, window: float,
         outcome=status_counts(setup.url), marked_unknown=housekeeping[0],
         requeued=housekeeping[1], unknown_sent=_unknown_sent(setup.url),
         worker_errors=_errors(setup.log),
-        batch=get_settings().send_batch_size)
+        batch=_sms_batch(float(extra["COACH_SMS_RATE_PER_SECOND"])))
+
+
+def _sms_batch(rate: float) -> int:
+    """The rows an SMS send task claims at this rate, as the workers size it."""
+    workers = get_settings().model_copy(update={"sms_backend": "twilio",
+                                               "sms_rate_per_second": rate})
+    return send_batch_size("sms", workers)
 
 
 def drain(setup: Setup, channel: str, names: list[str], received: Callable[[], int],

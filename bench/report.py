@@ -17,7 +17,6 @@ from bench.channels import ChannelFigures, Drain, RateRun, median, quantile
 from bench.sweeps import Throughput
 from coach.db import get_engine
 from coach.scheduling.services import STALE_SENDING
-from coach.settings import Settings
 
 
 @dataclass
@@ -195,11 +194,11 @@ def rate_run(console: Console, run: RateRun) -> None:
         f"unknown) and requeued {run.requeued}; outcome {run.outcome}; "
         f"worker ERROR lines {run.worker_errors}")
     console.print(
-        f"    a send task claims {run.batch} rows, then waits for a slot before each: with "
-        f"{run.senders} senders the last waits ~{run.expected_hold:.0f} s at this rate, and "
-        f"housekeeping ({STALE_SENDING.total_seconds() / 60:.0f} min) would mark rows unknown "
-        f"mid-batch at rates below {run.stale_below:.2f}/s (COACH_SMS_RATE_PER_SECOND "
-        f"defaults to {Settings().sms_rate_per_second:g})")
+        f"    a send task claims {run.batch} rows (SMS: no more than a minute at the rate), "
+        f"then waits for a slot before each: with {run.senders} senders the last waits "
+        f"~{run.expected_hold:.0f} s; a row still untried after "
+        f"{STALE_SENDING.total_seconds() / 60:.0f} min would go back to the queue (only with "
+        f"more than {STALE_SENDING.total_seconds() / 60:.0f} senders sharing the rate)")
 
 
 def drain(console: Console, run: Drain, label: str) -> None:
