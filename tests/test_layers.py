@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ("coach", "tasks")
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("coach", "coach.settings", "coach.db", "coach.secrets_check"),
+    ("coach", "coach.settings", "coach.db", "coach.bulk", "coach.secrets_check"),
     ("coach.events",),
     ("coach.programmes",),
     ("coach.subscribers",),  # a person, their addresses, consent and local clock

@@ -7,15 +7,12 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.dml import Insert
 
+from coach import bulk
 from coach.delivery.models import QUEUED, SENDING, UNKNOWN, Delivery
 from coach.programmes.render import Rendered
 from coach.settings import Settings
@@ -76,38 +73,11 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, str
         return []
     if session.autoflush:
         session.flush()  # what the ORM statement did implicitly: pending rows go in first
-    if session.get_bind().dialect.name == "postgresql":
-        statement, parameters = _insert_from_arrays(rows)
-        return [(row_id, channel) for row_id, channel in
-                session.connection().execute(statement, parameters)]
-    # A Core statement on the table, not the ORM entity: the ORM's bulk insert starts a new
-    # statement whenever the set of non-NULL keys changes (an SMS row after an email row).
-    statement = (
-        sqlite.insert(DELIVERIES).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(DELIVERIES.c.id, DELIVERIES.c.channel)
-    )
-    return [(row_id, channel) for row_id, channel in session.connection().execute(statement, rows)]
-
-
-def _insert_from_arrays(rows: list[dict[str, Any]]) -> tuple[Insert, dict[str, list[Any]]]:
-    """PostgreSQL: one INSERT ... SELECT FROM unnest(one array a column). Its text is the same
-    for any number of rows, so it is parsed and planned once; a multi-row VALUES list made a
-    new statement of thousands of parameters each batch, and parsing it cost more than the
-    rest of the sweep's writes."""
-    columns = tuple(rows[0])
-    return _insert_statement(columns), {name: [row[name] for row in rows] for name in columns}
-
-
-@lru_cache
-def _insert_statement(columns: tuple[str, ...]) -> Insert:
-    arrays = func.unnest(*(bindparam(name, type_=ARRAY(DELIVERIES.c[name].type))
-                           for name in columns)).table_valued(*columns).render_derived("planned")
-    return (
-        postgresql.insert(DELIVERIES)
-        .from_select(columns, select(*(arrays.c[name] for name in columns)))
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(DELIVERIES.c.id, DELIVERIES.c.channel)
-    )
+    # Core on the table, not the ORM entity: the ORM's bulk insert starts a new statement
+    # whenever the set of non-NULL keys changes (an SMS row after an email row).
+    inserted = bulk.insert(session.connection(), DELIVERIES, rows, conflict="dedupe_key",
+                           returning=("id", "channel"))
+    return [(row.id, row.channel) for row in inserted]
 
 
 def send_batch_size(channel: str, settings: Settings) -> int:

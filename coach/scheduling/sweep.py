@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
+from coach import bulk
 from coach.db import Base
 from coach.delivery.services import insert_deliveries_by_channel
 from coach.events.models import Event
@@ -121,7 +122,7 @@ def _plan_batch(
     _update_by_id(session, Enrolment, retries)
     _update_by_id(session, Subscriber, sends)
     if events:
-        session.connection().execute(insert(_table(Event)), events)
+        bulk.insert(session.connection(), _table(Event), events)
     for subscriber in following:
         start_next_focus(session, subscriber, now)
     return insert_deliveries_by_channel(session, outbox)
@@ -156,13 +157,7 @@ def _remember_send(subscriber: Subscriber, now: datetime) -> dict[str, object]:
 
 def _update_by_id(session: Session, model: type[Enrolment | Subscriber],
                   rows: list[dict[str, object]]) -> None:
-    """One UPDATE per row, sent as a single executemany (Core fills ``onupdate`` columns)."""
-    if not rows:
-        return
-    table = _table(model)
-    statement = (update(table).where(table.c.id == bindparam("_id"))
-                 .values({name: bindparam(name) for name in rows[0] if name != "_id"}))
-    session.connection().execute(statement, rows)
+    bulk.update_by_id(session.connection(), _table(model), rows)
 
 
 def _table(model: type[Base]) -> Table:
