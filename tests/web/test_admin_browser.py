@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from sqlalchemy.orm import Session, sessionmaker
 
 from coach.admin.accounts import add_account, password_link
+from coach.admin.second_factor import new_secret
 from coach.settings import Settings
 from tests.web.browser import check_page, fits, sign_in
 from tests.web.support import Clock
@@ -30,6 +31,7 @@ def test_set_a_password_sign_in_see_home_audit_and_sign_out(
     with factory.begin() as session:
         account = add_account(session, EMAIL, "admin", clock())
         add_account(session, "writer@example.org", "author", clock())
+        add_account(session, "coded@example.org", "operator", clock()).totp_secret = new_secret()
         link = password_link(settings, session, account, clock())
     page.goto(live_app + link.split("8000", 1)[1])
     check_page(page, axe, "admin-set-password")
@@ -55,8 +57,14 @@ def test_set_a_password_sign_in_see_home_audit_and_sign_out(
     nav.get_by_role("link", name="Accounts").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Accounts")
     expect(page.get_by_role("cell", name="writer@example.org", exact=True)).to_be_visible()
+    reset = page.get_by_role("button", name="Reset the second factor of coded@example.org")
+    expect(reset).to_be_visible()
     check_page(page, axe, "admin-accounts")
     fits(page, 768)
+    reset.click()
+    expect(page.get_by_role("status")).to_contain_text("second factor is reset")
+    expect(reset).to_have_count(0)
+    check_page(page, axe, "admin-accounts-reset")
 
     nav.get_by_role("link", name="Audit log").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Audit log")
