@@ -152,6 +152,10 @@ class Settings(BaseSettings):
     def effective_outbox_file(self) -> Path:
         return self.outbox_file or self.data_dir / "outbox.jsonl"
 
+    def backend(self, channel: str) -> str:
+        """What sends a channel's messages: COACH_SMS_BACKEND or COACH_EMAIL_BACKEND."""
+        return self.sms_backend if channel == "sms" else self.email_backend
+
     def check_production_ready(self) -> None:
         """Refuse to run in production on development defaults, saying what to set."""
         if self.env != "production":

@@ -6,6 +6,9 @@ everyone's or each account's choice. Each change is in the audit log (by "no acc
 command line). Bad input says what to do, exits 2 and changes nothing.
 """
 
+from collections.abc import Callable
+from datetime import datetime
+
 import typer
 from rich.console import Console
 from sqlalchemy.orm import Session
@@ -86,26 +89,14 @@ def list_command() -> None:
 @app.command("disable")
 def disable_command(email: str = typer.Argument(...), now: str | None = now_option()) -> None:
     """Disable an account: it can no longer sign in, and its sessions end now."""
-    moment = parse_now(now)
-    with transaction() as session:
-        account = _account(session, email)
-        try:
-            disable(session, account, moment)
-        except AccountError as error:
-            fail(str(error))
+    account = _change(email, now, disable)
     out.print(f"disabled {account.email}; its sessions have ended", highlight=False)
 
 
 @app.command("reset-totp")
 def reset_totp_command(email: str = typer.Argument(...), now: str | None = now_option()) -> None:
     """Reset a lost second factor: the account sets up a new one after its password."""
-    moment = parse_now(now)
-    with transaction() as session:
-        account = _account(session, email)
-        try:
-            reset_second_factor(session, account, moment)
-        except AccountError as error:
-            fail(str(error))
+    account = _change(email, now, reset_second_factor)
     out.print(f"reset the second factor of {account.email}; its sessions have ended",
               highlight=False)
 
@@ -126,6 +117,19 @@ def require_totp_command(
                   "on" if on else "off", at=moment)
     out.print("every account now needs a code to sign in; accounts without one set it up at "
               "their next sign-in" if on else "a second factor is now each account's choice")
+
+
+def _change(email: str, now: str | None,
+            change: Callable[[Session, AdminAccount, datetime], None]) -> AdminAccount:
+    """One change to the account named, in one transaction; a refusal says why and exits 2."""
+    moment = parse_now(now)
+    with transaction() as session:
+        account = _account(session, email)
+        try:
+            change(session, account, moment)
+        except AccountError as error:
+            fail(str(error))
+    return account
 
 
 def _account(session: Session, email: str) -> AdminAccount:

@@ -64,7 +64,7 @@ from coach.delivery.services import (
     retry_values,
     settle,
 )
-from coach.subscribers.models import Subscriber
+from coach.subscribers.models import CHANNELS, Subscriber
 
 log = logging.getLogger(__name__)
 Row = tuple[Delivery, Subscriber]
@@ -226,7 +226,7 @@ def _consent_and_address(
 
 def _attempt_statement() -> ReturningUpdate[tuple[int]]:
     on_its_channel = []
-    for channel in ("sms", "email"):
+    for channel in CHANNELS:
         consent, address = _consent_and_address(channel)
         on_its_channel.append(and_(Delivery.channel == channel, consent,
                                    address == Delivery.address))

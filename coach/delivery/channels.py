@@ -108,7 +108,7 @@ class OffChannel(LocalChannel):
 
 
 def channel_for(name: str, settings: Settings) -> Channel:
-    backend = settings.sms_backend if name == "sms" else settings.email_backend
+    backend = settings.backend(name)
     if backend == "twilio":
         from coach.delivery.twilio_sms import twilio_channel
 

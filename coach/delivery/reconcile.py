@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from coach.delivery.models import QUEUED, SENT, UNKNOWN, Delivery
 from coach.delivery.services import DELIVERIES
 from coach.settings import Settings
+from coach.subscribers.models import CHANNELS
 
 
 @dataclass
@@ -30,9 +31,7 @@ class Reconciled:
 
 def reconcile_file_channel(session: Session, settings: Settings, now: datetime) -> Reconciled:
     """Unknown rows of the channels sent to the outbox file, settled from that file."""
-    channels = [name for name, backend in (("sms", settings.sms_backend),
-                                           ("email", settings.email_backend))
-                if backend == "file"]
+    channels = [name for name in CHANNELS if settings.backend(name) == "file"]
     if not channels:
         return Reconciled()
     unknown = set(session.scalars(select(Delivery.id).where(

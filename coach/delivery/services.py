@@ -84,7 +84,7 @@ def send_batch_size(channel: str, settings: Settings) -> int:
     """Rows one send task claims: COACH_SEND_BATCH_SIZE, but no more rate-limited SMS than the
     sender sends in a minute, so no claimed row waits in its batch anywhere near housekeeping's
     horizon (a row claimed long ago and not yet tried is taken for a dead sender's)."""
-    if channel == "sms" and settings.sms_backend == "twilio":
+    if channel == "sms" and settings.backend(channel) == "twilio":
         per_minute = int(settings.sms_rate_per_second * 60)
         return max(1, min(settings.send_batch_size, per_minute))
     return settings.send_batch_size

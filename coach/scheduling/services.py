@@ -14,8 +14,8 @@ from coach.delivery.reconcile import Reconciled, reconcile_file_channel
 from coach.delivery.services import due_queued, mark_stale_sending, send_batch_size
 from coach.scheduling.sweep import sweep
 from coach.settings import Settings
+from coach.subscribers.models import CHANNELS
 
-CHANNELS = ("sms", "email")
 STALE_SENDING = timedelta(minutes=10)
 LOST_AFTER = timedelta(minutes=10)  # longer than a busy queue takes to drain
 # Rows one housekeeping pass enqueues again, in send-batch chunks: after a broker lost its
