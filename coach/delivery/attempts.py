@@ -116,8 +116,8 @@ def _send_one(session: Session, delivery: Delivery, subscriber: Subscriber, chan
         return
     session.commit()  # the attempt is on record before the provider hears of it
     outcome = _call(delivery, subscriber, channel, now)
-    outcome.write(session, delivery, subscriber, now, summary)
-    log.info("delivery %s %s via %s", delivery.id, outcome.name, delivery.channel)
+    became = outcome.write(session, delivery, subscriber, now, summary)
+    log.info("delivery %s %s via %s", delivery.id, became, delivery.channel)
 
 
 def _send_batch(session: Session, rows: list[Row], channels: Callable[[str], Channel],
@@ -133,7 +133,7 @@ def _send_batch(session: Session, rows: list[Row], channels: Callable[[str], Cha
             continue
         outcome = _call(delivery, subscriber, channels(delivery.channel), now)
         if outcome.provider_id is not None:
-            sent.append({"row": delivery.id, "pid": outcome.provider_id, "now": now})
+            sent.append(outcome.sent_row(delivery.id, now))
             summary.sent += 1
         else:
             outcome.write(session, delivery, subscriber, now, summary)
@@ -151,17 +151,19 @@ class Outcome:
     values: dict[str, Any] = field(default_factory=dict)
     gone: str | None = None  # the address must get nothing more, for this reason
 
+    def sent_row(self, delivery_id: int, now: datetime) -> dict[str, Any]:
+        """The parameters of _RECORD_SENT for this row."""
+        return {"row": delivery_id, "pid": self.provider_id, "now": now}
+
     def write(self, session: Session, delivery: Delivery, subscriber: Subscriber,
-              now: datetime, summary: SendSummary) -> None:
+              now: datetime, summary: SendSummary) -> str:
+        """Write it and count it; returns what became of the row, for the log."""
         if self.provider_id is not None:
-            session.execute(_RECORD_SENT, {"row": delivery.id, "pid": self.provider_id,
-                                           "now": now})
+            session.execute(_RECORD_SENT, self.sent_row(delivery.id, now))
             summary.sent += 1
-            return
-        written = settle(session, delivery.id, self.values)
-        if self.name == UNKNOWN and not written:
-            self.name = "moved on"
-            return
+            return SENT
+        if not settle(session, delivery.id, self.values) and self.name == UNKNOWN:
+            return "moved on"  # a status callback settled it first
         if self.gone is not None:
             subscriber.set_consent(delivery.channel, False, now, self.gone)
         if self.name == FAILED:
@@ -170,6 +172,7 @@ class Outcome:
             summary.unknown += 1
         else:
             summary.retry += 1
+        return self.name
 
 
 def _call(delivery: Delivery, subscriber: Subscriber, channel: Channel, now: datetime
