@@ -48,13 +48,13 @@ def update_by_id(connection: Connection, table: Table, rows: list[dict[str, Any]
     if not rows:
         return
     names = tuple(name for name in rows[0] if name != KEY)
-    stamped = {column.name: _onupdate(column) for column in table.c
-               if column.onupdate is not None and column.name not in names}
     if not postgres(connection):
         statement = (update(table).where(table.c.id == bindparam(KEY))
                      .values({name: bindparam(name) for name in names}))
         connection.execute(statement, rows)  # Core fills the onupdate columns itself
         return
+    stamped = {column.name: _onupdate(column) for column in table.c
+               if column.onupdate is not None and column.name not in names}
     last = list({row[KEY]: {**row, **stamped} for row in rows}.values())
     columns = (KEY, *names, *stamped)
     connection.execute(_update_statement(table, columns), _arrays(table, columns, last))
